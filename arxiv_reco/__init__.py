@@ -1,0 +1,43 @@
+"""arxiv-reco: build an arXiv paper recommender from LLM-labelled paper pairs.
+
+The handful of calls a pipeline needs (each has a one-line example in its docstring)::
+
+    from arxiv_reco import sample_papers, sample_pairs, pair_report
+    papers, report = sample_papers("arxiv-metadata-oai-snapshot.json", n=10_000, categories="cs.*")
+    pairs = sample_pairs(papers, n=2_000, strategy="mixed")
+
+Names load on first use (PEP 562), so `import arxiv_reco` stays fast and the loader's worker
+processes start without pandas, torch or the Gemini SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_settings": "config",
+    "iter_papers": "data",
+    "load_papers": "data",
+    "read_papers": "data",
+    "sample_papers": "data",
+    "save_papers": "data",
+    "pair_report": "pairs",
+    "read_pairs": "pairs",
+    "sample_pairs": "pairs",
+    "save_pairs": "pairs",
+    "load_model": "models",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'arxiv_reco' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,126 @@
+"""Settings have one home: defaults here, then `.env`, then the environment, then overrides.
+
+Nothing else in the package reads the environment. The CLI and the notebooks pass
+overrides: ``settings = load_settings(gemini_model="gemini-2.5-flash-lite")``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+# ---- defaults (nanoGPT style: all at the top, overridable) ---------------------------------
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+SAMPLE_PAPERS = REPO_DIR / "data" / "raw" / "arxiv_sample_2k.jsonl"
+
+DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_TEACHER_MODEL = "sentence-transformers/all-mpnet-base-v2"
+DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
+LABELED_CSV = "my_labeled_training_data.csv"
+FINETUNED_DIR = "finetuned-arxiv-recommender"
+
+# environment variable -> Settings field. The Gemini SDK's own variables are honoured too.
+ENV_VARS = {
+    "GEMINI_API_KEY": "gemini_api_key",
+    "GOOGLE_API_KEY": "gemini_api_key",
+    "ARXIV_RECO_GEMINI_MODEL": "gemini_model",
+    "ARXIV_RECO_SNAPSHOT": "snapshot",
+    "ARXIV_RECO_WORK_DIR": "work_dir",
+    "ARXIV_RECO_BASE_MODEL": "base_model",
+    "ARXIV_RECO_TEACHER_MODEL": "teacher_model",
+}
+
+
+class Secret(str):
+    """A string that never prints itself: safe in reprs, logs, tracebacks and notebook outputs."""
+
+    def __repr__(self) -> str:
+        return "Secret('****')" if self else "Secret('')"
+
+    __str__ = __repr__
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob a user may set in `.env` (see `.env.example`)."""
+
+    gemini_api_key: Secret = field(default_factory=lambda: Secret(""))
+    gemini_model: str = DEFAULT_GEMINI_MODEL
+    snapshot: Path = SAMPLE_PAPERS  # the Kaggle arxiv-metadata-oai-snapshot.json, or the sample
+    work_dir: Path = Path(".")  # where the pipeline's files go
+    base_model: str = DEFAULT_BASE_MODEL
+    teacher_model: str = DEFAULT_TEACHER_MODEL
+
+    # The files passed between the steps (DESIGN.md), relative to work_dir.
+    @property
+    def papers(self) -> Path:
+        return self.work_dir / "papers.parquet"
+
+    @property
+    def pairs(self) -> Path:
+        return self.work_dir / "pairs.csv"
+
+    @property
+    def label_store(self) -> Path:
+        return self.work_dir / "labels.sqlite"
+
+    @property
+    def labeled_csv(self) -> Path:
+        return self.work_dir / LABELED_CSV
+
+    @property
+    def model_dir(self) -> Path:
+        return self.work_dir / FINETUNED_DIR
+
+    @property
+    def index_dir(self) -> Path:
+        return self.work_dir / "index"
+
+    @property
+    def has_gemini_key(self) -> bool:
+        return bool(self.gemini_api_key)
+
+
+def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> Settings:
+    """Defaults < `.env` < environment < ``overrides``.
+
+    >>> settings = load_settings(work_dir="runs/cs")
+    """
+    if env_file and Path(env_file).is_file():
+        from dotenv import load_dotenv
+
+        # override=False: a variable set in the shell wins over the file. Loading into
+        # os.environ also hands GOOGLE_GEMINI_BASE_URL and friends to the Gemini SDK.
+        load_dotenv(env_file, override=False)
+    values: dict = {}
+    for var, name in ENV_VARS.items():
+        if os.environ.get(var) and name not in values:
+            values[name] = os.environ[var]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        raise TypeError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    settings = Settings()
+    coerced = {}
+    for name, value in values.items():
+        if name == "gemini_api_key":
+            value = Secret(value)
+        elif name in ("snapshot", "work_dir"):
+            value = Path(value).expanduser()
+        coerced[name] = value
+    return replace(settings, **coerced)
+
+
+def gemini_base_url() -> str | None:
+    """The base URL the Gemini SDK will use, when redirected (a proxy, or a local fake)."""
+    return os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
+
+
+def hf_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+from conftest import KAGGLE_HEAD, SAMPLE_2K
+
+from arxiv_reco.cli import main
+from arxiv_reco.pairs import PAIR_COLUMNS
+
+
+def test_sample_then_pairs(tmp_path, capsys):
+    papers = tmp_path / "papers.parquet"
+    assert main(["sample", "--snapshot", str(SAMPLE_2K), "--out", str(papers), "--n", "300",
+                 "--categories", "cs.*,stat.ML", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "300 kept" in out and "skipped bad records: none" in out
+    df = pd.read_parquet(papers)
+    assert len(df) == 300
+
+    pairs = tmp_path / "pairs.csv"
+    assert main(["pairs", "--papers", str(papers), "--n", "200", "--out", str(pairs)]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 200 pairs" in out and "same_primary" in out  # the pair-mix report
+    got = pd.read_csv(pairs)
+    assert list(got.columns) == PAIR_COLUMNS and len(got) == 200
+
+
+def test_pairs_reads_kaggle_json_lines_directly(tmp_path, capsys):
+    pairs = tmp_path / "pairs.csv"
+    assert main(["pairs", "--papers", str(KAGGLE_HEAD), "--n", "50", "--strategy", "category", "--out", str(pairs)]) == 0
+    assert len(pd.read_csv(pairs)) == 50
+
+
+def test_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["sample", "--snapshot", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("arxiv-reco sample: error: No snapshot at") and "Traceback" not in err
+    csv = tmp_path / "x.csv"
+    csv.write_text("a,b\n1,2\n")
+    assert main(["pairs", "--papers", str(csv), "--n", "5"]) == 2
+    assert "JSON Lines" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    done = subprocess.run([sys.executable, "-m", "arxiv_reco.cli", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "sample" in done.stdout and "pairs" in done.stdout
