@@ -57,6 +57,33 @@ def cmd_pairs(args) -> int:
     return 0 if len(pairs) else 1
 
 
+def cmd_label(args) -> int:
+    from .labeling import LabelConfig, format_plan, label_pairs, label_pairs_batch, plan_labeling
+    from .pairs import read_pairs
+    from .store import LabelStore
+
+    settings = load_settings(gemini_model=args.model)
+    pairs = read_pairs(args.pairs)
+    store = LabelStore(args.store)
+    cfg = LabelConfig(model=settings.gemini_model, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm,
+                      timeout=args.timeout, pairs_per_request=args.pairs_per_request)
+    if args.dry_run:
+        print(format_plan(plan_labeling(pairs, store, cfg)))
+        return 0
+    if args.batch:
+        summary = label_pairs_batch(pairs, store, cfg, settings, poll_seconds=args.poll_seconds)
+    else:
+        summary = label_pairs(pairs, store, cfg, settings)
+    print(summary)
+    labels = store.export(pairs, args.out, model=cfg.model, prompt_version=cfg.prompt_version)
+    print(f"wrote {len(labels):,} labelled pairs to {args.out}")
+    if summary.remaining:
+        print(f"{summary.remaining:,} pairs have no label yet: run the same command again to retry them",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_demo(args) -> int:
     """The whole pipeline on the bundled sample, written into one folder."""
     from .config import SAMPLE_PAPERS
@@ -107,6 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_pairs)
 
+    s = sub.add_parser("label", help="score pairs with Gemini into the label store, export the training CSV")
+    s.add_argument("--pairs", required=True, help="pairs.csv from `arxiv-reco pairs`")
+    s.add_argument("--out", default="my_labeled_training_data.csv")
+    s.add_argument("--store", default="labels.sqlite", help="SQLite label store (resumable)")
+    s.add_argument("--model", help="Gemini model (default: $ARXIV_RECO_GEMINI_MODEL or gemini-2.5-flash)")
+    s.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    s.add_argument("--rpm", type=float, help="requests per minute to stay under (your tier's quota)")
+    s.add_argument("--tpm", type=float, help="tokens per minute to stay under")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    s.add_argument("--pairs-per-request", type=int, default=1, help="pairs sharing one request (1-20)")
+    s.add_argument("--batch", action="store_true", help="Gemini Batch API: half price, results within 24 h")
+    s.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
+    s.add_argument("--dry-run", action="store_true", help="print the first prompt and the estimated cost; call nothing")
+    s.set_defaults(func=cmd_label)
+
     s = sub.add_parser("demo", help="run the pipeline on the bundled sample")
     s.add_argument("--out", default="demo-output")
     s.add_argument("--papers", type=int, default=2_000)
@@ -121,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, OSError) as e:
+    except KeyboardInterrupt:
+        print(f"arxiv-reco {args.command}: interrupted; finished work is saved, run again to resume", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, OSError, RuntimeError) as e:
         # The messages say what to do; a traceback would bury them.
         print(f"arxiv-reco {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -133,9 +133,11 @@ class _PairDrawer:
         added, misses = 0, 0
         max_misses = 20 * quota + 1000  # the pool is nearly exhausted: stop and report
         while added < quota and misses < max_misses:
-            batch = candidates(min(4 * (quota - added) + 16, 100_000))
-            if batch is None:  # an exhaustive list was returned: take from it and stop
+            size = min(4 * (quota - added) + 16, 100_000)
+            batch = candidates(size)
+            if batch is None:  # this strategy has nothing to offer here
                 break
+            misses += size - len(batch)  # draws that found no partner count as misses too
             for i, j in batch:
                 if self._add(int(i), int(j), strategy):
                     added += 1
@@ -235,19 +237,29 @@ def sample_pairs(
     split_of = assign_splits(papers["id"], splits, seed).to_numpy()
     embeddings = _embed(model, papers["text"].tolist()) if model is not None else None
 
-    rows = []
-    quotas = _quotas(n, splits)
-    for s_idx, (split, quota) in enumerate(quotas.items()):
+    drawers: dict[str, tuple[_PairDrawer, pd.DataFrame]] = {}
+    owed = 0  # pairs a split could not give
+    for s_idx, (split, quota) in enumerate(_quotas(n, splits).items()):
         mask = split_of == split
         part = papers[mask].reset_index(drop=True)
         rng = np.random.default_rng([seed, s_idx])
         drawer = _PairDrawer(part, rng, embeddings[mask] if embeddings is not None else None)
+        drawers[split] = (drawer, part)
         shares = _quotas(quota, {k: w for k, w in mix.items() if w > 0})
         short = 0
         for strat, share in shares.items():
             short += share - drawer.draw(strat, share)
         if short:  # a strategy ran dry (tiny categories, say): random pairs make up the rest
-            drawer.draw("random", short)
+            short -= drawer.draw("random", short)
+        owed += short
+    # A tiny split (a handful of papers) cannot give its share: the others make it up.
+    for drawer, _ in sorted(drawers.values(), key=lambda d: -d[0].pool):
+        if owed <= 0:
+            break
+        owed -= drawer.draw("random", owed)
+
+    rows = []
+    for split, (drawer, part) in drawers.items():
         if not drawer.taken:
             continue
         ij = np.array(list(drawer.taken), dtype=np.int64)

@@ -96,6 +96,16 @@ def test_pool_exhaustion_never_duplicates(sample_papers_df):
     assert len(pairs) == 700 and len(set(_unordered(pairs))) == 700  # 700 of the 780 possible
 
 
+def test_tiny_splits_without_shared_categories_still_finish(kaggle_records):
+    from conftest import UNARXIVE
+
+    from arxiv_reco.data import load_papers
+
+    papers, _ = load_papers(UNARXIVE)  # 49 papers: some splits hold a handful, no two alike
+    pairs = sample_pairs(papers, n=20, seed=0)
+    assert len(pairs) == 20 and len(set(_unordered(pairs))) == 20
+
+
 def test_bad_arguments_say_what_to_do(sample_papers_df):
     with pytest.raises(ValueError, match="choose one of"):
         sample_pairs(sample_papers_df, n=10, strategy="nearest")

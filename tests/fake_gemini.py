@@ -1,0 +1,265 @@
+"""A loopback fake of the Gemini REST API that the real google-genai SDK talks to.
+
+Point the SDK at it with GOOGLE_GEMINI_BASE_URL=fake.url. It speaks generateContent,
+batchGenerateContent and batches/{id} as the real service does, checks the API key, and
+scores each pair with a deterministic hidden rule (:func:`hidden_score`), so a test can tell
+a correct label from a swapped one. Faults are scripted:
+
+    fake.script.extend(["429:0.5", "503", "hang:5", "malformed", "out_of_range", "blocked",
+                        "empty", "drop_first", "repeat_first"])   # consumed by consecutive requests
+    fake.pair_faults["a__b"] = deque(["503"])                    # consumed by requests with that pair
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PAIR_RE = re.compile(
+    r"### pair_id: (?P<pid>\S+)\nPaper A: (?P<ta>.*)\nAbstract A: (?P<aa>.*)\nPaper B: (?P<tb>.*)\nAbstract B: (?P<ab>.*)")
+PATH_RE = re.compile(r"^/(?:v1|v1beta|v1alpha)/models/(?P<model>[^:/]+):(?P<method>\w+)$")
+WORD_RE = re.compile(r"[a-z]{4,}")
+STOP = {"this", "that", "with", "from", "which", "these", "have", "their", "such", "also", "show", "paper",
+        "using", "based", "results", "there", "where", "into", "than", "both", "more", "while", "between"}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in WORD_RE.findall(text.lower()) if w not in STOP}
+
+
+def hidden_score(title_a: str, abstract_a: str, title_b: str, abstract_b: str) -> float:
+    """The fake's labeller: a learnable function of the two texts (scaled word overlap)."""
+    a, b = _words(title_a + " " + abstract_a), _words(title_b + " " + abstract_b)
+    if not a or not b:
+        return 0.0
+    jaccard = len(a & b) / len(a | b)
+    return round(min(1.0, 4.0 * jaccard), 4)
+
+
+def expected_score(pair: dict, abstract_tokens: int = 300) -> float:
+    """What the fake answers for a pairs.csv row, through the same trimming as the prompt."""
+    from arxiv_reco.prompts import trim
+
+    return hidden_score(" ".join(pair["title_a"].split()), trim(pair["abstract_a"], abstract_tokens),
+                        " ".join(pair["title_b"].split()), trim(pair["abstract_b"], abstract_tokens))
+
+
+def serve(argv: list[str]) -> None:
+    """`python fake_gemini.py KEY LATENCY RPM_CAP`: serve until killed; prints the URL."""
+    key, latency, cap = argv[0], float(argv[1]), float(argv[2]) or None
+    with FakeGemini(api_key=key, latency=latency, rpm_cap=cap) as fake:
+        print(fake.url, flush=True)
+        threading.Event().wait()
+
+
+class FakeGemini:
+    def __init__(self, api_key: str = "test-key", models=("gemini-2.5-flash", "gemini-2.5-flash-lite"),
+                 latency=0.0, rpm_cap: float | None = None, seed: int = 0, batch_polls_pending: int = 1):
+        self.api_key = api_key
+        self.models = set(models)
+        self.latency = latency  # seconds, or a callable(rng) -> seconds
+        self.rpm_cap = rpm_cap
+        self.script: deque[str] = deque()
+        self.pair_faults: dict[str, deque[str]] = {}
+        self.log: list[dict] = []  # one entry per generateContent request
+        self.rejected_429 = 0
+        self.batches: dict[str, dict] = {}
+        self.batch_polls_pending = batch_polls_pending
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._bucket = max(1.0, (rpm_cap or 0) / 60.0)
+        self._bucket_t = time.monotonic()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class(), bind_and_activate=False)
+        self._server.request_queue_size = 512  # the default backlog of 5 drops concurrent clients
+        self._server.daemon_threads = True
+        self._server.server_bind()
+        self._server.server_activate()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeGemini:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ---- what the fake answers ---------------------------------------------------------------
+    def requested_pairs(self) -> list[str]:
+        return [pid for entry in self.log for pid in entry["pairs"]]
+
+    def _rate_ok(self) -> float | None:
+        """Token bucket of one second's worth of requests; None if allowed, else seconds to wait."""
+        if not self.rpm_cap:
+            return None
+        rate = self.rpm_cap / 60.0
+        capacity = max(1.0, rate)
+        with self._lock:
+            now = time.monotonic()
+            self._bucket = min(capacity, self._bucket + (now - self._bucket_t) * rate)
+            self._bucket_t = now
+            if self._bucket >= 1.0:
+                self._bucket -= 1.0
+                return None
+            return (1.0 - self._bucket) / rate
+
+    def _fault_for(self, pairs: list[str]) -> str | None:
+        with self._lock:
+            for pid in pairs:
+                q = self.pair_faults.get(pid)
+                if q:
+                    return q.popleft()
+            return self.script.popleft() if self.script else None
+
+    def answer(self, model: str, body: dict, record: bool = True) -> tuple[int, dict]:
+        """(status, JSON body) for a generateContent request."""
+        text = "".join(p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", []))
+        found = [m.groupdict() for m in PAIR_RE.finditer(text)]
+        pids = [f["pid"] for f in found]
+        fault = self._fault_for(pids)
+        if record:
+            with self._lock:
+                self.log.append({"t": time.monotonic(), "model": model, "pairs": pids, "fault": fault})
+        wait = self._rate_ok() if record else None
+        if wait is not None:
+            with self._lock:
+                self.rejected_429 += 1
+            return 429, _error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).",
+                               retry_delay=wait)
+        delay = self.latency(self._rng) if callable(self.latency) else self.latency
+        if fault and fault.startswith("hang:"):
+            delay = float(fault.split(":")[1])
+        if delay:
+            time.sleep(delay)
+        if fault:
+            kind, _, arg = fault.partition(":")
+            if kind == "429":
+                return 429, _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", retry_delay=float(arg or 1))
+            if kind.isdigit():
+                return int(kind), _error(int(kind), "UNAVAILABLE" if kind == "503" else "INTERNAL", "The service is busy.")
+            if kind == "blocked":
+                return 200, {"candidates": [{"finishReason": "SAFETY", "index": 0,
+                                             "safetyRatings": [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT",
+                                                                "probability": "HIGH", "blocked": True}]}],
+                             "usageMetadata": {"promptTokenCount": len(text) // 4, "totalTokenCount": len(text) // 4}}
+            if kind == "empty":
+                return 200, {"candidates": [], "promptFeedback": {"blockReason": "OTHER"},
+                             "usageMetadata": {"promptTokenCount": len(text) // 4}}
+        items = [{"pair_id": f["pid"], "score": hidden_score(f["ta"], f["aa"], f["tb"], f["ab"])} for f in found]
+        if fault == "out_of_range":
+            items = [dict(i, score=1.7) for i in items]
+        elif fault == "drop_first":
+            items = items[1:]
+        elif fault == "repeat_first":
+            items = items + items[:1]
+        answer = "{not json" if fault == "malformed" else json.dumps(items)
+        return 200, {
+            "candidates": [{"content": {"parts": [{"text": answer}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": len(text) // 4, "candidatesTokenCount": len(answer) // 4,
+                              "totalTokenCount": (len(text) + len(answer)) // 4},
+            "modelVersion": model,
+        }
+
+    def create_batch(self, model: str, body: dict) -> tuple[int, dict]:
+        batch = body.get("batch", {})
+        reqs = batch.get("inputConfig", {}).get("requests", {}).get("requests", [])
+        name = f"batches/{uuid.uuid4().hex[:12]}"
+        outputs = []
+        for r in reqs:
+            status, resp = self.answer(model, r.get("request", {}), record=True)
+            out = {"metadata": r.get("metadata")} if r.get("metadata") else {}
+            out.update({"response": resp} if status == 200 else {"error": resp["error"]})
+            outputs.append(out)
+        self.batches[name] = {"model": model, "display": batch.get("displayName"), "outputs": outputs, "polls": 0}
+        return 200, self._batch_json(name)
+
+    def _batch_json(self, name: str) -> dict:
+        b = self.batches[name]
+        done = b["polls"] > self.batch_polls_pending
+        meta = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
+                "name": name, "displayName": b["display"], "model": f"models/{b['model']}",
+                "state": "BATCH_STATE_SUCCEEDED" if done else "BATCH_STATE_PENDING",
+                "createTime": "2026-11-26T00:00:00Z"}
+        if done:
+            meta["output"] = {"inlinedResponses": {"inlinedResponses": b["outputs"]}}
+        return {"name": name, "metadata": meta, "done": done}
+
+    # ---- HTTP ----------------------------------------------------------------------------------
+    def _handler_class(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            def _authorized(self) -> bool:
+                key = self.headers.get("x-goog-api-key") or ""
+                if key != fake.api_key:
+                    self._send(400, _error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."))
+                    return False
+                return True
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if not self._authorized():
+                    return
+                m = PATH_RE.match(self.path.split("?")[0])
+                if not m:
+                    return self._send(404, _error(404, "NOT_FOUND", f"unknown path {self.path}"))
+                model = m["model"]
+                if model not in fake.models:
+                    return self._send(404, _error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, "
+                                                  "or is not supported for generateContent."))
+                if m["method"] == "generateContent":
+                    return self._send(*fake.answer(model, body))
+                if m["method"] == "batchGenerateContent":
+                    return self._send(*fake.create_batch(model, body))
+                return self._send(404, _error(404, "NOT_FOUND", f"unknown method {m['method']}"))
+
+            def do_GET(self):
+                if self.path == "/_stats":  # for benchmarks running the fake in another process
+                    return self._send(200, {"requests": len(fake.log), "rejected_429": fake.rejected_429,
+                                            "times": [e["t"] for e in fake.log]})
+                if not self._authorized():
+                    return
+                m = re.match(r"^/(?:v1|v1beta)/(batches/[^/?]+)", self.path)
+                if not m or m[1] not in fake.batches:
+                    return self._send(404, _error(404, "NOT_FOUND", f"{self.path} not found"))
+                fake.batches[m[1]]["polls"] += 1
+                return self._send(200, fake._batch_json(m[1]))
+
+        return Handler
+
+
+def _error(code: int, status: str, message: str, retry_delay: float | None = None) -> dict:
+    err = {"code": code, "message": message, "status": status}
+    if retry_delay is not None:
+        err["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_delay:.3f}s"}]
+    return {"error": err}
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(sys.argv[1:])

@@ -1,0 +1,292 @@
+"""The labelling engine against a loopback fake of the Gemini REST API, through the real SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections import deque
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import REPO, SAMPLE_2K
+from fake_gemini import FakeGemini, expected_score
+
+from arxiv_reco.config import load_settings
+from arxiv_reco.data import load_papers
+from arxiv_reco.labeling import (
+    LabelConfig,
+    LabelingAborted,
+    MissingKeyError,
+    alabel_pairs,
+    format_plan,
+    label_pairs,
+    label_pairs_batch,
+    plan_labeling,
+)
+from arxiv_reco.pairs import sample_pairs, save_pairs
+from arxiv_reco.store import LABEL_COLUMNS, LabelStore, read_labels
+
+KEY = "fake-gemini-key-never-printed-0123456789"
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    papers, _ = load_papers(SAMPLE_2K, limit=300)
+    return sample_pairs(papers, n=40, seed=0)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    with FakeGemini(api_key=KEY) as server:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+        yield server
+
+
+@pytest.fixture
+def settings():
+    return load_settings(env_file=None, gemini_api_key=KEY)
+
+
+def fast(**kw) -> dict:
+    """Small backoffs so retry tests take milliseconds."""
+    return {"backoff_base": 0.02, "progress": False, **kw}
+
+
+def stored(store_path) -> pd.DataFrame:
+    return LabelStore(store_path).rows()
+
+
+def assert_scores_are_the_pairs_own(store_path, pairs):
+    expected = {r["pair_id"]: expected_score(r) for r in pairs.to_dict("records")}
+    rows = stored(store_path)
+    ok = rows[rows["status"] == "ok"]
+    assert len(ok) > 0
+    for pid, score in zip(ok["pair_id"], ok["score"]):
+        assert score == pytest.approx(expected[pid]), f"{pid} got another pair's score"
+
+
+def test_success_labels_every_pair_with_its_own_score(fake, settings, pairs, tmp_path):
+    summary = label_pairs(pairs, tmp_path / "l.sqlite", settings=settings, **fast())
+    assert summary.labeled == 40 and summary.remaining == 0 and not summary.failed
+    assert summary.requests == 40 and summary.input_tokens > 0 and summary.cost_usd > 0
+    assert_scores_are_the_pairs_own(tmp_path / "l.sqlite", pairs)
+    # scores are not all alike: the test can tell pairs apart
+    assert stored(tmp_path / "l.sqlite")["score"].nunique() > 20
+
+
+def test_rerun_resumes_and_asks_nothing_twice(fake, settings, pairs, tmp_path):
+    label_pairs(pairs.head(25), tmp_path / "l.sqlite", settings=settings, **fast())
+    before = len(fake.log)
+    summary = label_pairs(pairs, tmp_path / "l.sqlite", settings=settings, **fast())
+    assert summary.already_labeled == 25 and summary.labeled == 15
+    asked_again = set(fake.requested_pairs()[before:]) & set(pairs.head(25)["pair_id"])
+    assert not asked_again
+
+
+def test_429_waits_for_the_servers_retry_delay(fake, settings, pairs, tmp_path):
+    fake.script.append("429:1.2")
+    label_pairs(pairs.head(1), tmp_path / "l.sqlite", settings=settings, concurrency=1, **fast())
+    first, second = fake.log[0], fake.log[1]
+    assert first["fault"] == "429:1.2"
+    assert second["t"] - first["t"] >= 1.15  # RetryInfo honoured, not the 20 ms backoff
+    assert len(stored(tmp_path / "l.sqlite")) == 1
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "malformed", "out_of_range", "blocked", "empty"])
+def test_transient_faults_are_retried_then_labelled(fake, settings, pairs, tmp_path, fault):
+    fake.script.extend([fault, fault])
+    summary = label_pairs(pairs.head(3), tmp_path / "l.sqlite", settings=settings, concurrency=1, **fast())
+    assert summary.labeled == 3 and summary.retries == 2
+    assert_scores_are_the_pairs_own(tmp_path / "l.sqlite", pairs)
+
+
+@pytest.mark.parametrize(("fault", "reason"), [
+    ("malformed", "invalid_json"), ("out_of_range", "score_out_of_range"), ("blocked", "blocked"), ("503", "http_503")])
+def test_persistent_faults_become_failures_never_labels(fake, settings, pairs, tmp_path, fault, reason):
+    victim = pairs.iloc[0]["pair_id"]
+    fake.pair_faults[victim] = deque([fault] * 10)
+    summary = label_pairs(pairs.head(4), tmp_path / "l.sqlite", settings=settings, max_attempts=3, **fast())
+    assert summary.labeled == 3 and summary.failed == {reason: 1} and summary.remaining == 1
+    rows = stored(tmp_path / "l.sqlite").set_index("pair_id")
+    assert rows.loc[victim, "status"] == "failed" and pd.isna(rows.loc[victim, "score"])
+    assert rows.loc[victim, "failure"] == reason and rows.loc[victim, "attempts"] == 3
+    # the next run retries it (a failure is not a label)
+    fake.pair_faults.clear()
+    again = label_pairs(pairs.head(4), tmp_path / "l.sqlite", settings=settings, **fast())
+    assert again.labeled == 1 and again.remaining == 0
+
+
+def test_hung_request_times_out_and_is_retried(fake, settings, pairs, tmp_path):
+    fake.script.append("hang:3")
+    t = time.monotonic()
+    summary = label_pairs(pairs.head(2), tmp_path / "l.sqlite", settings=settings, concurrency=1, timeout=0.5, **fast())
+    assert summary.labeled == 2 and summary.retries == 1
+    assert time.monotonic() - t < 2.5  # gave up on the hung request after ~0.5 s
+
+
+@pytest.mark.parametrize(("model", "key", "words"), [
+    ("gemini-9-ultra", KEY, "was not found"), ("gemini-2.5-flash", "wrong-key", "rejected the API key")])
+def test_errors_no_retry_can_fix_stop_the_run_at_once(fake, pairs, tmp_path, model, key, words):
+    settings = load_settings(env_file=None, gemini_api_key=key)
+    with pytest.raises(LabelingAborted, match=words):
+        label_pairs(pairs, tmp_path / "l.sqlite", settings=settings, model=model, concurrency=4, **fast())
+    assert len(fake.log) <= 4  # not 40 failing requests
+    assert stored(tmp_path / "l.sqlite").empty
+
+
+def test_missing_key_says_what_to_do(fake, pairs, tmp_path):
+    with pytest.raises(MissingKeyError, match="GEMINI_API_KEY.*teacher"):
+        label_pairs(pairs, tmp_path / "l.sqlite", settings=load_settings(env_file=None, gemini_api_key=""), **fast())
+
+
+@pytest.mark.parametrize("fault", ["drop_first", "repeat_first"])
+def test_several_pairs_per_request_with_one_missing_or_repeated(fake, settings, pairs, tmp_path, fault):
+    fake.script.append(fault)
+    summary = label_pairs(pairs.head(10), tmp_path / "l.sqlite", settings=settings, pairs_per_request=5,
+                          concurrency=1, **fast())
+    assert summary.labeled == 10 and summary.remaining == 0
+    assert [len(e["pairs"]) for e in fake.log] == [5, 5, 1]  # the odd one out alone
+    assert_scores_are_the_pairs_own(tmp_path / "l.sqlite", pairs)
+
+
+def test_concurrent_slow_reordered_answers_land_on_the_right_pairs(settings, pairs, tmp_path, monkeypatch):
+    with FakeGemini(api_key=KEY, latency=lambda rng: rng.uniform(0, 0.15)) as fake:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
+        summary = label_pairs(pairs, tmp_path / "l.sqlite", settings=settings, concurrency=12, pairs_per_request=2, **fast())
+    assert summary.labeled == 40
+    assert_scores_are_the_pairs_own(tmp_path / "l.sqlite", pairs)
+
+
+def test_client_pacing_stays_under_the_servers_rate_cap(settings, pairs, tmp_path, monkeypatch):
+    with FakeGemini(api_key=KEY, rpm_cap=600) as fake:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
+        summary = label_pairs(pairs.head(24), tmp_path / "l.sqlite", settings=settings, concurrency=8, rpm=600, **fast())
+    assert summary.labeled == 24 and fake.rejected_429 == 0
+
+
+def test_sigkill_mid_run_then_resume_labels_each_pair_exactly_once(settings, pairs, tmp_path, monkeypatch):
+    pairs_csv = tmp_path / "pairs.csv"
+    save_pairs(pairs, pairs_csv)
+    store = tmp_path / "l.sqlite"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        from arxiv_reco.config import load_settings
+        from arxiv_reco.labeling import label_pairs
+        from arxiv_reco.pairs import read_pairs
+        label_pairs(read_pairs({str(pairs_csv)!r}), {str(store)!r}, concurrency=2, progress=False,
+                    settings=load_settings(env_file=None, gemini_api_key={KEY!r}))
+    """)
+    with FakeGemini(api_key=KEY, latency=0.1) as fake:
+        env = {**os.environ, "GOOGLE_GEMINI_BASE_URL": fake.url}
+        proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # kill once some labels are committed
+            if store.exists() and _count_ok(store) >= 8:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        labelled_before = set(stored(store).query("status == 'ok'")["pair_id"])
+        assert 8 <= len(labelled_before) < 40
+        asked_before = len(fake.log)
+
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
+        summary = label_pairs(pairs, store, settings=settings, **fast())
+        asked_after = fake.requested_pairs()[asked_before:]
+
+    rows = stored(store)
+    assert len(rows) == 40 and rows["pair_id"].is_unique and (rows["status"] == "ok").all()
+    assert summary.already_labeled == len(labelled_before) and summary.labeled == 40 - len(labelled_before)
+    assert not set(asked_after) & labelled_before  # nothing labelled was requested again
+    assert_scores_are_the_pairs_own(store, pairs)
+
+
+def _count_ok(path: Path) -> int:
+    try:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT COUNT(*) FROM labels WHERE status='ok'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_batch_mode_labels_into_the_same_store_and_resumes_by_job_name(fake, settings, pairs, tmp_path):
+    store = tmp_path / "l.sqlite"
+    first = label_pairs_batch(pairs, store, settings=settings, poll_seconds=0.01, progress=False, wait=False)
+    assert first.batch_job and first.labeled == 0  # submitted, still pending
+    jobs_before = len(fake.batches)
+    second = label_pairs_batch(pairs, store, settings=settings, poll_seconds=0.01, progress=False, pairs_per_request=4)
+    assert len(fake.batches) == jobs_before == 1  # resumed, not submitted twice
+    assert second.batch_job == first.batch_job and second.labeled == 40
+    rows = stored(store)
+    assert (rows["labeler"] == "gemini-batch").all()
+    assert_scores_are_the_pairs_own(store, pairs)
+    assert second.cost_usd == pytest.approx(LabelConfig().cost(second.input_tokens, second.output_tokens) / 2)
+
+
+def test_dry_run_shows_the_prompt_and_cost_without_calling(fake, pairs):
+    plan = plan_labeling(pairs, config=LabelConfig(pairs_per_request=4))
+    assert plan["requests"] == 10 and plan["to_label"] == 40
+    assert plan["cost_usd"] > plan["batch_cost_usd"] > 0
+    text = format_plan(plan)
+    assert pairs.iloc[0]["pair_id"] in text and "research assistant" in text and "0.0 to 1.0" in text
+    assert not fake.log
+
+
+def test_prompt_version_separates_labels_of_different_prompts(fake, settings, pairs, tmp_path):
+    store = tmp_path / "l.sqlite"
+    label_pairs(pairs.head(5), store, settings=settings, **fast())
+    summary = label_pairs(pairs.head(5), store, settings=settings, with_reason=True, **fast())
+    assert summary.labeled == 5  # a changed prompt is a new version, not a resume
+    assert len(LabelStore(store).versions()) == 2
+    with pytest.raises(ValueError, match="several model/prompt versions"):
+        LabelStore(store).export(pairs, tmp_path / "out.csv")
+
+
+def test_export_and_read_labels(fake, settings, pairs, tmp_path):
+    store = LabelStore(tmp_path / "l.sqlite")
+    label_pairs(pairs, store, settings=settings, **fast())
+    out = tmp_path / "my_labeled_training_data.csv"
+    store.export(pairs, out)
+    labels = read_labels(out)
+    assert list(labels.columns) == LABEL_COLUMNS and len(labels) == 40
+    assert set(labels["split"]) <= {"train", "validation", "test"} and (labels["labeler"] == "gemini").all()
+    assert labels["text_a"].iloc[0].startswith(labels["text_a"].iloc[0].split(".")[0])
+
+
+def test_sync_entry_point_inside_a_running_loop(fake, settings, pairs, tmp_path):
+    async def notebook_cell():
+        # what a Jupyter cell does: a loop is already running
+        return label_pairs(pairs.head(3), tmp_path / "l.sqlite", settings=settings, **fast())
+
+    assert asyncio.run(notebook_cell()).labeled == 3
+
+    async def top_level_await():
+        return await alabel_pairs(pairs.head(6), tmp_path / "l.sqlite", settings=settings, **fast())
+
+    assert asyncio.run(top_level_await()).labeled == 3
+
+
+def test_the_key_never_reaches_outputs_logs_or_files(fake, pairs, tmp_path, capfd, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    settings = load_settings(env_file=None, gemini_api_key=KEY)
+    fake.script.extend(["503", "429:0.05"])
+    store = LabelStore(tmp_path / "l.sqlite")
+    summary = label_pairs(pairs.head(4), store, settings=settings, backoff_base=0.02, progress=True)
+    print(summary, repr(settings), settings)
+    store.export(pairs, tmp_path / "out.csv")
+    with pytest.raises(LabelingAborted) as err:
+        label_pairs(pairs, tmp_path / "l2.sqlite", settings=load_settings(env_file=None, gemini_api_key=KEY + "x"))
+    out, errout = capfd.readouterr()
+    seen = out + errout + caplog.text + str(err.value)
+    seen += (tmp_path / "out.csv").read_text() + "".join(p.read_bytes().decode("latin-1") for p in tmp_path.glob("l.sqlite*"))
+    assert KEY not in seen and KEY[4:20] not in seen
