@@ -58,13 +58,27 @@ def cmd_pairs(args) -> int:
 
 
 def cmd_label(args) -> int:
-    from .labeling import LabelConfig, format_plan, label_pairs, label_pairs_batch, plan_labeling
+    from .labeling import (
+        LabelConfig,
+        format_plan,
+        label_pairs,
+        label_pairs_batch,
+        label_pairs_teacher,
+        plan_labeling,
+    )
     from .pairs import read_pairs
     from .store import LabelStore
 
-    settings = load_settings(gemini_model=args.model)
+    settings = load_settings(gemini_model=args.model, teacher_model=args.teacher_model)
     pairs = read_pairs(args.pairs)
     store = LabelStore(args.store)
+    if args.labeler == "teacher":
+        print(f"labelling offline with the teacher model {settings.teacher_model} (no Gemini calls)")
+        summary = label_pairs_teacher(pairs, store, settings.teacher_model, settings)
+        print(summary)
+        labels = store.export(pairs, args.out, model=summary.model, prompt_version=summary.prompt_version)
+        print(f"wrote {len(labels):,} labelled pairs to {args.out}")
+        return 0 if not summary.remaining else 1
     cfg = LabelConfig(model=settings.gemini_model, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm,
                       timeout=args.timeout, pairs_per_request=args.pairs_per_request)
     if args.dry_run:
@@ -81,6 +95,43 @@ def cmd_label(args) -> int:
         print(f"{summary.remaining:,} pairs have no label yet: run the same command again to retry them",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .data import read_papers
+    from .evaluate import read_qrels
+    from .train import finetune
+
+    settings = load_settings(base_model=args.base_model)
+    papers = read_papers(args.papers) if args.papers else None
+    result = finetune(args.labels, base_model=settings.base_model, output_dir=args.out, loss=args.loss,
+                      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                      max_seq_length=args.max_seq_length, seed=args.seed, papers=papers,
+                      qrels=read_qrels(args.qrels) if args.qrels else None, push_to_hub=args.push_to_hub)
+    print(f"base model: {result.base_source}; trained on {result.device} in {result.seconds:.0f}s "
+          f"({result.pairs_per_second:.1f} pairs/s)")
+    _print_df(result.table.round(4))
+    print(f"saved {result.model_dir} (model card, training_curve.png, evaluation.json)")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .data import read_papers
+    from .evaluate import evaluate, read_qrels, save_report
+    from .models import load_model
+    from .store import read_labels
+
+    papers = read_papers(args.papers)
+    labels = read_labels(args.labels, required=("text_a", "text_b", "score")) if args.labels else None
+    models = {"tfidf": "tfidf"}
+    for name in args.baseline or []:
+        models[Path(name).name] = load_model(name, max_seq_length=args.max_seq_length)
+    models[Path(args.model).name] = load_model(args.model, max_seq_length=args.max_seq_length)
+    table = evaluate(models, papers, labels, read_qrels(args.qrels) if args.qrels else None)
+    _print_df(table.round(4))
+    json_path, png = save_report(table, args.out)
+    print(f"wrote {json_path} and {png}")
     return 0
 
 
@@ -108,6 +159,7 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import train  # its defaults (train.py imports torch only inside finetune)
     p = argparse.ArgumentParser(prog="arxiv-reco", description=__doc__.split("\n")[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (model sources, retries)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -147,7 +199,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", action="store_true", help="Gemini Batch API: half price, results within 24 h")
     s.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
     s.add_argument("--dry-run", action="store_true", help="print the first prompt and the estimated cost; call nothing")
+    s.add_argument("--labeler", choices=["gemini", "teacher"], default="gemini",
+                   help="teacher: score pairs offline with a stronger local model instead of Gemini")
+    s.add_argument("--teacher-model", help="name or path (default: sentence-transformers/all-mpnet-base-v2)")
     s.set_defaults(func=cmd_label)
+
+    s = sub.add_parser("train", help="fine-tune a sentence-transformer on the labels; print before/after")
+    s.add_argument("--labels", default="my_labeled_training_data.csv")
+    s.add_argument("--out", default="finetuned-arxiv-recommender")
+    s.add_argument("--papers", help="the corpus (Parquet or JSON Lines): adds category-retrieval metrics")
+    s.add_argument("--qrels", help="external judgments: TSV query_id, doc_id, grade")
+    s.add_argument("--base-model", help="default: sentence-transformers/all-MiniLM-L6-v2")
+    s.add_argument("--loss", choices=["cosine", "cosent", "angle"], default=train.LOSS)
+    s.add_argument("--epochs", type=float, default=train.EPOCHS)
+    s.add_argument("--batch-size", type=int, default=train.BATCH_SIZE)
+    s.add_argument("--learning-rate", type=float, default=train.LEARNING_RATE)
+    s.add_argument("--max-seq-length", type=int, default=train.MAX_SEQ_LENGTH)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--push-to-hub", metavar="USER/NAME", help="also upload the model to the Hugging Face Hub")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="evaluate a model on held-out papers against TF-IDF (and baselines)")
+    s.add_argument("--model", required=True, help="a saved model folder or a hub name")
+    s.add_argument("--papers", required=True, help="the corpus (Parquet or JSON Lines)")
+    s.add_argument("--labels", help="my_labeled_training_data.csv: pair agreement on its test split")
+    s.add_argument("--qrels", help="external judgments: TSV query_id, doc_id, grade")
+    s.add_argument("--baseline", action="append", help="another model to compare (repeatable)")
+    s.add_argument("--max-seq-length", type=int)
+    s.add_argument("--out", default="report.json")
+    s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("demo", help="run the pipeline on the bundled sample")
     s.add_argument("--out", default="demo-output")

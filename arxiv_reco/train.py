@@ -1,0 +1,267 @@
+"""Fine-tune a sentence-transformer on labelled paper pairs, and show what it gained.
+
+    result = finetune("my_labeled_training_data.csv", papers=papers)
+    result.table          # before/after: TF-IDF, the base model, the fine-tuned model
+
+The story, top to bottom as in sentence-transformers' training examples:
+1. load the base model (an installed offline copy when the Hub is out of reach);
+2. load the labels and their paper-disjoint train/validation/test split;
+3. evaluate the base model on held-out papers (before it changes);
+4. define the loss (CoSENT by default; see LOSSES);
+5. an evaluator on the validation pairs, for the training curve;
+6. train with SentenceTransformerTrainer (bf16/fp16 on a GPU that has it);
+7. evaluate the fine-tuned model the same way;
+8. save the model with its model card, training curve and evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import DEFAULT_BASE_MODEL, FINETUNED_DIR
+from .data import TEXT_RECIPE
+from .store import read_labels
+
+log = logging.getLogger("arxiv_reco")
+
+# ---- defaults (the recipe measured best in bench/quality.py; README has the figures) ---------------
+LOSS = "cosent"
+EPOCHS = 4
+BATCH_SIZE = 16
+LEARNING_RATE = 2e-5
+WARMUP_RATIO = 0.1
+MAX_SEQ_LENGTH = 256
+MIN_PAIRS = {"train": 8, "validation": 2, "test": 2}
+
+LOSSES = {
+    "cosine": "CosineSimilarityLoss",  # the original notebook's; collapses on mostly-unrelated pairs
+    "cosent": "CoSENTLoss",  # ranks pairs by score: the docs' better drop-in replacement
+    "angle": "AnglELoss",  # CoSENT on angles, avoids cosine saturation
+}
+
+
+@dataclass
+class TrainResult:
+    """What a fine-tuning run produced."""
+
+    model_dir: Path
+    table: pd.DataFrame  # before/after evaluation, one row per model
+    history: list[dict] = field(default_factory=list)  # training loss and validation Spearman by step
+    curve_png: Path | None = None
+    seconds: float = 0.0
+    pairs_per_second: float = 0.0
+    device: str = "cpu"
+    base_source: str = ""
+
+    def __repr__(self) -> str:
+        return (f"TrainResult(model_dir={str(self.model_dir)!r}, {self.seconds:.0f}s on {self.device}, "
+                f"{self.pairs_per_second:.1f} pairs/s)\n{self.table.round(4).to_string()}")
+
+
+def check_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """The labels file, refused with a clear message when it cannot train a model."""
+    df = read_labels(labels, required=("text_a", "text_b", "score", "split")) if not isinstance(labels, pd.DataFrame) \
+        else labels
+    missing = [c for c in ("text_a", "text_b", "score", "split") if c not in df.columns]
+    if missing:
+        raise ValueError(f"labels lack column(s) {missing}; expected my_labeled_training_data.csv from `arxiv-reco label`")
+    scores = pd.to_numeric(df["score"], errors="coerce")
+    if scores.isna().any() or not np.isfinite(scores).all() or (scores < 0).any() or (scores > 1).any():
+        raise ValueError("scores must be numbers in [0, 1] without NaN; re-export the labels")
+    counts = df["split"].value_counts()
+    short = {s: int(counts.get(s, 0)) for s, need in MIN_PAIRS.items() if counts.get(s, 0) < need}
+    if short:
+        raise ValueError(f"too few pairs to split: {short} (need at least {MIN_PAIRS}); label more pairs "
+                         "(the split is by paper, so a few dozen pairs are the minimum)")
+    return df.assign(score=scores.astype(float))
+
+
+def device_and_precision() -> tuple[str, dict]:
+    """('cuda'|'mps'|'cpu', trainer precision flags): bf16 where the GPU supports it, else fp16."""
+    import torch
+
+    if torch.cuda.is_available():
+        bf16 = torch.cuda.is_bf16_supported()
+        return "cuda", {"bf16": bf16, "fp16": not bf16}
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps", {}
+    return "cpu", {}
+
+
+def _dataset(df: pd.DataFrame):
+    from datasets import Dataset
+
+    return Dataset.from_dict({"sentence1": df["text_a"].tolist(), "sentence2": df["text_b"].tolist(),
+                              "score": df["score"].astype(float).tolist()})
+
+
+def make_loss(name: str, model):
+    """The pair loss by name: cosine | cosent | angle."""
+    from sentence_transformers.sentence_transformer import losses
+
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return getattr(losses, LOSSES[name])(model)
+
+
+def _history_callback(history: list[dict]):
+    from transformers import TrainerCallback
+
+    class History(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs:
+                history.append({"step": state.global_step, "epoch": state.epoch, **logs})
+
+    return History()
+
+
+def plot_curve(history: list[dict], out: Path) -> Path | None:
+    """Training loss and validation Spearman by step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    loss = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    spear = [(h["step"], v) for h in history for k, v in h.items() if k.endswith("spearman_cosine")]
+    if not loss and not spear:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    if loss:
+        ax.plot(*zip(*loss), color="tab:blue", label="training loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss", color="tab:blue")
+    if spear:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*spear), "o-", color="tab:orange", label="validation Spearman")
+        ax2.set_ylabel("validation Spearman", color="tab:orange")
+    ax.set_title("fine-tuning curve")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def finetune(
+    labels: pd.DataFrame | str | Path,
+    base_model: str = DEFAULT_BASE_MODEL,
+    output_dir: str | Path = FINETUNED_DIR,
+    loss: str = LOSS,
+    epochs: float = EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    learning_rate: float = LEARNING_RATE,
+    warmup_ratio: float = WARMUP_RATIO,
+    max_seq_length: int = MAX_SEQ_LENGTH,
+    seed: int = 0,
+    papers: pd.DataFrame | None = None,
+    qrels: dict | None = None,
+    evaluations_per_epoch: int = 4,
+    push_to_hub: str | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Fine-tune ``base_model`` on labelled pairs; evaluate before and after on held-out papers.
+
+    ``papers`` (the corpus, e.g. from read_papers) adds category-retrieval metrics on papers no
+    model trained on; ``qrels`` adds external judgments. ``push_to_hub="user/name"`` uploads.
+
+    >>> result = finetune("my_labeled_training_data.csv", papers=papers)
+    """
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+    from transformers import PrinterCallback
+
+    from .evaluate import evaluate
+    from .models import load_model
+
+    t0 = time.perf_counter()
+    # 1. the base model
+    device, precision = device_and_precision()
+    model = load_model(base_model, device=device, max_seq_length=max_seq_length)
+    base_source = getattr(model, "arxiv_reco_source", str(base_model))
+
+    # 2. the labels and their split (by paper: no test paper was ever trained on)
+    df = check_labels(labels)
+    train_df, val_df, test_df = (df[df["split"] == s].reset_index(drop=True) for s in ("train", "validation", "test"))
+    log.info("pairs: %d train, %d validation, %d test", len(train_df), len(val_df), len(test_df))
+
+    # 3. the base model, before it changes
+    before = evaluate({"tfidf": "tfidf", "base": model}, papers, df, qrels)
+
+    # 4. the loss
+    train_loss = make_loss(loss, model)
+
+    # 5. the evaluator for the training curve
+    evaluator = EmbeddingSimilarityEvaluator(val_df["text_a"].tolist(), val_df["text_b"].tolist(),
+                                             val_df["score"].tolist(), name="validation", write_csv=False)
+
+    # 6. training
+    card = model.model_card_data  # edited in place: the trainer fills in the rest (losses, metrics)
+    card.language = ["en"]
+    card.license = "apache-2.0"
+    card.model_name = f"{Path(str(base_model)).name} fine-tuned on LLM-labelled arXiv pairs"
+    card.train_datasets = [{"name": "arxiv-reco labelled arXiv paper pairs (my_labeled_training_data.csv)"}]
+    card.local_files_only = True
+    card.generate_widget_examples = False
+    steps_per_epoch = max(1, int(np.ceil(len(train_df) / batch_size)))
+    eval_steps = max(1, steps_per_epoch // max(1, evaluations_per_epoch))
+    output_dir = Path(output_dir)
+    scratch = tempfile.TemporaryDirectory(prefix="arxiv-reco-train-")  # save_strategy="no": nothing lands here
+    args = SentenceTransformerTrainingArguments(
+        output_dir=scratch.name, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=64, learning_rate=learning_rate, warmup_steps=warmup_ratio, seed=seed,  # a float: the ratio (Transformers 5)
+        data_seed=seed, eval_strategy="steps", eval_steps=eval_steps, logging_steps=eval_steps,
+        logging_first_step=True, save_strategy="no", report_to="none", disable_tqdm=not progress,
+        use_cpu=device == "cpu", **precision)
+    history: list[dict] = []
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=_dataset(train_df), loss=train_loss,
+                                         evaluator=evaluator, callbacks=[_history_callback(history)])
+    trainer.remove_callback(PrinterCallback)  # the curve is plotted; raw log dicts would flood the notebook
+    t_train = time.perf_counter()
+    with scratch:
+        trainer.train()
+    train_seconds = time.perf_counter() - t_train
+
+    # 7. the fine-tuned model, evaluated the same way
+    after = evaluate({"fine-tuned": model}, papers, df, qrels)
+    table = pd.concat([before, after])
+
+    # 8. save: model, card, curve, evaluation
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(output_dir))
+    curve = plot_curve(history, output_dir / "training_curve.png")
+    (output_dir / "training_log.json").write_text(json.dumps(history, indent=1, default=float))
+    (output_dir / "evaluation.json").write_text(table.reset_index().to_json(orient="records", indent=1))
+    (output_dir / "arxiv_reco.json").write_text(json.dumps({
+        "base_model": str(base_model), "base_source": base_source, "text_recipe": TEXT_RECIPE, "loss": loss,
+        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "max_seq_length": max_seq_length,
+        "seed": seed, "train_pairs": len(train_df), "device": device}, indent=1))
+    _append_card(output_dir / "README.md", table, loss, len(train_df))
+    if push_to_hub:
+        model.push_to_hub(push_to_hub)
+    return TrainResult(output_dir, table, history, curve, time.perf_counter() - t0,
+                       len(train_df) * float(epochs) / train_seconds if train_seconds else 0.0, device, base_source)
+
+
+def _append_card(readme: Path, table: pd.DataFrame, loss: str, n_train: int) -> None:
+    cols = [c for c in table.columns if c in ("spearman", "pearson", "category_ndcg@10", "category_map@10",
+                                               "category_recall@10", "qrels_ndcg@10", "unrelated_cos_mean")]
+    lines = ["", "## arxiv-reco evaluation", "",
+             f"Fine-tuned with {loss} on {n_train:,} labelled arXiv pairs. Measured on held-out papers "
+             "(never trained on): Spearman against the test labels; category retrieval = each held-out paper "
+             "queries the others, relevant = same primary category.", "",
+             "| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, row in table[cols].iterrows():
+        lines.append(f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.4f}" for v in row) + " |")
+    text = readme.read_text() if readme.exists() else ""
+    readme.write_text(text + "\n".join(lines) + "\n")

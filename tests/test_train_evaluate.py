@@ -1,0 +1,221 @@
+"""Fine-tuning learns, evaluation measures what it claims, bad label files are refused."""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SAMPLE_2K
+
+from arxiv_reco.cli import main
+from arxiv_reco.data import load_papers, paper_text
+from arxiv_reco.evaluate import (
+    CollapseWarning,
+    category_qrels,
+    evaluate,
+    read_qrels,
+    retrieval_metrics,
+    save_report,
+)
+from arxiv_reco.pairs import sample_pairs
+from arxiv_reco.store import LABEL_COLUMNS, read_labels
+from arxiv_reco.train import check_labels, finetune
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _group(pid: str) -> str:
+    return "Alpha" if zlib.crc32(pid.encode()) % 2 else "Omega"
+
+
+@pytest.fixture(scope="module")
+def hidden_rule_labels():
+    """Labels from a deterministic hidden rule the base model cannot know: each paper's title
+    starts with a group word, and pairs score 1.0 within a group, 0.0 across."""
+    papers, _ = load_papers(SAMPLE_2K, limit=400)
+    papers["title"] = [f"{_group(i)}. {t}" for i, t in zip(papers["id"], papers["title"])]
+    papers["text"] = [paper_text(t, a) for t, a in zip(papers["title"], papers["abstract"])]
+    pairs = sample_pairs(papers, n=160, strategy="random", seed=0, splits={"train": 0.5, "validation": 0.1, "test": 0.4})
+    pairs["score"] = [1.0 if _group(a) == _group(b) else 0.0 for a, b in zip(pairs["id_a"], pairs["id_b"])]
+    pairs["text_a"] = [paper_text(t, a) for t, a in zip(pairs["title_a"], pairs["abstract_a"])]
+    pairs["text_b"] = [paper_text(t, a) for t, a in zip(pairs["title_b"], pairs["abstract_b"])]
+    return pairs, papers
+
+
+@pytest.fixture(scope="module")
+def trained(hidden_rule_labels, tmp_path_factory):
+    pairs, papers = hidden_rule_labels
+    out = tmp_path_factory.mktemp("model") / "finetuned-arxiv-recommender"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = finetune(pairs, base_model=MINILM, output_dir=out, epochs=2, max_seq_length=32,
+                          learning_rate=1e-4, papers=papers, progress=False)
+    return result, caught
+
+
+@pytest.mark.slow
+def test_finetuning_learns_the_hidden_rule_on_held_out_papers(trained, hidden_rule_labels):
+    result, _ = trained
+    table = result.table
+    assert table.loc["fine-tuned", "test_pairs"] == 64
+    assert table.loc["base", "spearman"] < 0.4
+    assert table.loc["fine-tuned", "spearman"] > table.loc["base", "spearman"] + 0.3
+    pairs, _ = hidden_rule_labels
+    train_papers = set(pairs.query("split == 'train'")[["id_a", "id_b"]].stack())
+    test_papers = set(pairs.query("split == 'test'")[["id_a", "id_b"]].stack())
+    assert not train_papers & test_papers  # the gain is on papers it never saw
+
+
+@pytest.mark.slow
+def test_saved_model_has_card_curve_and_evaluation(trained):
+    from arxiv_reco.models import load_model
+
+    result, _ = trained
+    d = result.model_dir
+    card = (d / "README.md").read_text()
+    assert "arxiv-reco evaluation" in card and "fine-tuned" in card and "all-MiniLM-L6-v2" in card
+    assert (d / "training_curve.png").stat().st_size > 5000
+    history = json.loads((d / "training_log.json").read_text())
+    assert any("loss" in h for h in history) and any("eval_validation_spearman_cosine" in h for h in history)
+    assert {r["model"] for r in json.loads((d / "evaluation.json").read_text())} == {"tfidf", "base", "fine-tuned"}
+    meta = json.loads((d / "arxiv_reco.json").read_text())
+    assert meta["text_recipe"] and "installed copy" in meta["base_source"]  # says which copy was used
+    assert not (d / "checkpoints").exists()
+    reloaded = load_model(d)
+    assert reloaded.encode(["a paper"]).shape == (1, 384)
+
+
+@pytest.mark.slow
+def test_no_deprecation_warnings_from_the_library(trained):
+    _, caught = trained
+    noisy = [w for w in caught if issubclass(w.category, DeprecationWarning | FutureWarning)
+             and "sentence_transformers" in (w.filename + str(w.message))]
+    assert not noisy, [str(w.message) for w in noisy]
+
+
+def _labels(n=40):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"pair_id": [f"{i}__{i + 1000}" for i in range(n)], "id_a": [str(i) for i in range(n)],
+                         "id_b": [str(i + 1000) for i in range(n)], "text_a": ["x"] * n, "text_b": ["y"] * n,
+                         "score": rng.random(n), "split": ["train"] * (n - 8) + ["validation"] * 4 + ["test"] * 4})
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda d: d.drop(columns=["split"]), "split"),
+    (lambda d: d.drop(columns=["text_b"]), "text_b"),
+    (lambda d: d.assign(score=d["score"] + 1.5), r"\[0, 1\]"),
+    (lambda d: d.assign(score=d["score"].where(d.index != 3)), r"\[0, 1\]"),
+    (lambda d: d.head(12), "too few pairs"),
+])
+def test_bad_label_files_are_refused_with_a_clear_message(tmp_path, mutate, message):
+    path = tmp_path / "labels.csv"
+    mutate(_labels()).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=message):
+        check_labels(path)
+
+
+def test_read_labels_names_the_bad_lines(tmp_path):
+    df = _labels()
+    df.loc[5, "score"] = 2.0
+    path = tmp_path / "l.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"CSV lines \[7\]"):
+        read_labels(path)
+    with pytest.raises(FileNotFoundError, match="arxiv-reco label"):
+        read_labels(tmp_path / "missing.csv")
+
+
+def test_category_relevance_is_what_the_docstring_says():
+    papers = pd.DataFrame({"id": list("abcde"), "primary_category": ["cs.CL", "cs.CL", "cs.CL", "math.AG", "q-bio.NC"]})
+    qrels = category_qrels(papers)
+    assert qrels == {"a": {"b": 1, "c": 1}, "b": {"a": 1, "c": 1}, "c": {"a": 1, "b": 1}}  # d, e: nothing to find
+
+
+class _Vectors:
+    """A stand-in model with fixed embeddings, to check the metric arithmetic exactly."""
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+
+    def encode(self, texts, **kw):
+        v = np.array([self.vectors[t] for t in texts], dtype=float)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_retrieval_metrics_perfect_and_imperfect_rankers():
+    papers = pd.DataFrame({"id": ["q", "r1", "r2", "n1", "n2"], "text": ["q", "r1", "r2", "n1", "n2"]})
+    qrels = {"q": {"r1": 2, "r2": 1}}
+    perfect = _Vectors({"q": [1, 0], "r1": [1, 0.1], "r2": [1, 0.2], "n1": [0, 1], "n2": [-1, 1]})
+    m = retrieval_metrics(perfect, papers, qrels, k=2)
+    assert m["ndcg@2"] == pytest.approx(1.0) and m["map@2"] == pytest.approx(1.0) and m["recall@2"] == 1.0
+    worst = _Vectors({"q": [1, 0], "r1": [-1, 0.1], "r2": [-1, 0.2], "n1": [1, 0.1], "n2": [1, 0.2]})
+    m = retrieval_metrics(worst, papers, qrels, k=2)
+    assert m["ndcg@2"] == 0.0 and m["recall@2"] == 0.0
+    swapped = _Vectors({"q": [1, 0], "r1": [1, 0.2], "r2": [1, 0.1], "n1": [0, 1], "n2": [-1, 1]})
+    m = retrieval_metrics(swapped, papers, qrels, k=2)  # r2 (grade 1) above r1 (grade 2)
+    ideal = 2 + 1 / np.log2(3)
+    assert m["ndcg@2"] == pytest.approx((1 + 2 / np.log2(3)) / ideal)
+
+
+def test_qrels_file_and_the_report(tmp_path):
+    path = tmp_path / "qrels.tsv"
+    path.write_text("query_id\tdoc_id\tgrade\nq\tr1\t2\nq\tr2\t1\n")
+    assert read_qrels(path) == {"q": {"r1": 2, "r2": 1}}
+    papers = pd.DataFrame({"id": ["q", "r1", "r2", "n1"], "text": ["q", "r1", "r2", "n1"],
+                           "primary_category": ["a", "a", "b", "b"]})
+    model = _Vectors({"q": [1, 0], "r1": [1, 0.1], "r2": [1, 0.3], "n1": [0, 1]})
+    table = evaluate({"tfidf": "tfidf", "stub": model}, papers, qrels=read_qrels(path), k=2)
+    assert table.loc["stub", "qrels_ndcg@2"] == pytest.approx(1.0)
+    json_path, png = save_report(table, tmp_path / "report.json")
+    assert json.loads(json_path.read_text())[1]["model"] == "stub" and png.stat().st_size > 3000
+
+
+def test_collapse_is_flagged():
+    papers, _ = load_papers(SAMPLE_2K, limit=120)
+    rng = np.random.default_rng(0)
+    spread = {t: rng.normal(size=8) for t in papers["text"]}
+    squeezed = {t: np.ones(8) * 5 + 0.05 * v for t, v in spread.items()}
+    with pytest.warns(CollapseWarning, match="collapsing"):
+        table = evaluate({"base": _Vectors(spread), "collapsed": _Vectors(squeezed)}, papers)
+    assert table.loc["collapsed", "unrelated_cos_mean"] > 0.9 > table.loc["base", "unrelated_cos_mean"]
+
+
+@pytest.mark.slow
+def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys):
+    papers = tmp_path / "papers.parquet"
+    assert main(["sample", "--snapshot", str(SAMPLE_2K), "--n", "300", "--out", str(papers)]) == 0
+    pairs = tmp_path / "pairs.csv"
+    assert main(["pairs", "--papers", str(papers), "--n", "120", "--out", str(pairs)]) == 0
+    labels = tmp_path / "my_labeled_training_data.csv"
+    # MiniLM stands in for the heavier mpnet teacher in CI
+    assert main(["label", "--labeler", "teacher", "--teacher-model", MINILM, "--pairs", str(pairs),
+                 "--out", str(labels), "--store", str(tmp_path / "labels.sqlite")]) == 0
+    df = read_labels(labels)
+    assert list(df.columns) == LABEL_COLUMNS and len(df) == 120 and (df["labeler"] == "teacher").all()
+    assert df["score"].between(0, 1).all() and df["score"].nunique() > 100
+    out = capsys.readouterr().out
+    assert "offline with the teacher model" in out
+
+    model_dir = tmp_path / "model"
+    assert main(["train", "--labels", str(labels), "--papers", str(papers), "--out", str(model_dir),
+                 "--epochs", "1", "--max-seq-length", "32", "--loss", "angle"]) == 0
+    out = capsys.readouterr().out
+    assert "fine-tuned" in out and "tfidf" in out and "category_ndcg@10" in out and "installed copy" in out
+
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--model", str(model_dir), "--papers", str(papers), "--labels", str(labels),
+                 "--baseline", MINILM, "--out", str(report), "--max-seq-length", "32"]) == 0
+    rows = json.loads(report.read_text())
+    assert [r["model"] for r in rows] == ["tfidf", "all-MiniLM-L6-v2", "model"]
+    assert report.with_suffix(".png").exists()
+
+
+def test_unknown_model_name_is_a_clear_error(tmp_path):
+    from arxiv_reco.models import load_model
+
+    with pytest.raises(OSError, match="not a local folder|Could not load model"):
+        load_model("sentence-transformers/no-such-model-xyz")
