@@ -135,6 +135,49 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_index(args) -> int:
+    from .data import read_papers
+    from .models import load_model
+    from .recommend import FAISS_AUTO_ABOVE, PaperIndex
+
+    model = load_model(args.model, max_seq_length=args.max_seq_length)
+    papers = read_papers(args.papers)
+    out = Path(args.out)
+    if (out / "index.json").exists():
+        index = PaperIndex.load(out, model)
+        added = index.add(papers, batch_size=args.batch_size)
+        print(f"{out}: added {added:,} new papers (now {len(index):,}); existing ones were not re-encoded")
+    else:
+        index = PaperIndex.build(model, papers, batch_size=args.batch_size)
+    if args.faiss or len(index) > FAISS_AUTO_ABOVE:
+        index.build_ann()
+    index.save(out)
+    print(f"indexed {len(index):,} papers with {index.info['model']} into {out}")
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    from .recommend import PaperIndex
+
+    index = PaperIndex.load(args.index, args.model)
+    filters = {"categories": args.categories, "since": args.since, "until": args.until}
+    if args.id:
+        df = index.similar(args.id, k=args.k, **filters)
+    elif args.query:
+        df = index.search(args.query, k=args.k, **filters)
+    else:
+        liked = [x for x in args.liked.split(",") if x.strip()]
+        disliked = [x for x in (args.disliked or "").split(",") if x.strip()]
+        df = index.recommend(liked, disliked, k=args.k, **filters)
+    if args.format == "json":
+        print(df.to_json(orient="records", indent=1))
+    elif args.format == "csv":
+        print(df.to_csv(index=False), end="")
+    else:
+        _print_df(df.drop(columns=["authors"]).assign(title=df["title"].str.slice(0, 70)))
+    return 0
+
+
 def cmd_demo(args) -> int:
     """The whole pipeline on the bundled sample, written into one folder."""
     from .config import SAMPLE_PAPERS
@@ -229,6 +272,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="report.json")
     s.set_defaults(func=cmd_evaluate)
 
+    s = sub.add_parser("index", help="embed a corpus with a model into a searchable index folder")
+    s.add_argument("--model", required=True, help="the fine-tuned model folder (or a hub name)")
+    s.add_argument("--papers", required=True, help="Kaggle JSON Lines (plain or .gz) or Parquet from `sample`")
+    s.add_argument("--out", default="index")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--max-seq-length", type=int)
+    s.add_argument("--faiss", action="store_true", help="also build an approximate FAISS index (auto above 1M papers)")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("recommend", help="related papers for a paper, a text, or a reading list")
+    s.add_argument("--index", required=True)
+    what = s.add_mutually_exclusive_group(required=True)
+    what.add_argument("--id", help="an arXiv id in the index")
+    what.add_argument("--query", help="free text")
+    what.add_argument("--liked", help="comma-separated arXiv ids a reader liked")
+    s.add_argument("--disliked", help="comma-separated arXiv ids a reader disliked (with --liked)")
+    s.add_argument("-k", type=int, default=10)
+    s.add_argument("--categories", help="only these categories, e.g. 'cs.*,stat.ML'")
+    s.add_argument("--since", help="update_date >= YYYY-MM-DD")
+    s.add_argument("--until", help="update_date <= YYYY-MM-DD")
+    s.add_argument("--model", help="the index's model (default: the one recorded in the index)")
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.set_defaults(func=cmd_recommend)
+
     s = sub.add_parser("demo", help="run the pipeline on the bundled sample")
     s.add_argument("--out", default="demo-output")
     s.add_argument("--papers", type=int, default=2_000)
@@ -246,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"arxiv-reco {args.command}: interrupted; finished work is saved, run again to resume", file=sys.stderr)
         return 130
+    except KeyError as e:  # an unknown paper id: the message says which
+        print(f"arxiv-reco {args.command}: error: {e.args[0]}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError, OSError, RuntimeError) as e:
         # The messages say what to do; a traceback would bury them.
         print(f"arxiv-reco {args.command}: error: {e}", file=sys.stderr)

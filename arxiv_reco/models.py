@@ -132,4 +132,6 @@ def load_model(name: str | Path, device: str | None = None, max_seq_length: int 
         model.max_seq_length = max_seq_length
     log.info("loaded %s from %s", name, source)
     model.arxiv_reco_source = source  # notebooks print which copy was used
+    # what to load it by again (an index records it): the folder's absolute path, or the hub name
+    model.arxiv_reco_name = str(Path(target).resolve()) if Path(str(name)).expanduser().is_dir() else str(name)
     return model
