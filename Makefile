@@ -17,7 +17,11 @@ $(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt scripts
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
-demo: venv
+$(VENV)/.teacher: $(VENV)/.installed requirements-teacher.txt
+	$(PY) -m pip install -q -e ".[teacher]"
+	touch $@
+
+demo: venv $(VENV)/.teacher
 	$(VENV)/bin/arxiv-reco demo --out $(OUT)
 
 test: venv

@@ -2,9 +2,12 @@
 
 The handful of calls a pipeline needs (each has a one-line example in its docstring)::
 
-    from arxiv_reco import sample_papers, sample_pairs, pair_report
+    from arxiv_reco import sample_papers, sample_pairs, label_pairs, finetune, PaperIndex
     papers, report = sample_papers("arxiv-metadata-oai-snapshot.json", n=10_000, categories="cs.*")
     pairs = sample_pairs(papers, n=2_000, strategy="mixed")
+    summary = label_pairs(pairs, "labels.sqlite")            # Gemini; label_pairs_teacher offline
+    result = finetune("my_labeled_training_data.csv", papers=papers)
+    index = PaperIndex.build(result.model_dir, papers); index.similar("2401.01234")
 
 Names load on first use (PEP 562), so `import arxiv_reco` stays fast and the loader's worker
 processes start without pandas, torch or the Gemini SDK.
@@ -28,6 +31,23 @@ _EXPORTS = {
     "sample_pairs": "pairs",
     "save_pairs": "pairs",
     "load_model": "models",
+    "notebook_settings": "config",
+    "LabelConfig": "labeling",
+    "label_pairs": "labeling",
+    "alabel_pairs": "labeling",
+    "label_pairs_batch": "labeling",
+    "label_pairs_teacher": "labeling",
+    "plan_labeling": "labeling",
+    "format_plan": "labeling",
+    "LabelStore": "store",
+    "read_labels": "store",
+    "finetune": "train",
+    "check_labels": "train",
+    "evaluate_models": "evaluate",
+    "save_report": "evaluate",
+    "PaperIndex": "recommend",
+    "side_by_side": "recommend",
+    "plot_scores": "plots",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -118,7 +118,7 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .data import read_papers
-    from .evaluate import evaluate, read_qrels, save_report
+    from .evaluate import evaluate_models, read_qrels, save_report
     from .models import load_model
     from .store import read_labels
 
@@ -128,7 +128,7 @@ def cmd_evaluate(args) -> int:
     for name in args.baseline or []:
         models[Path(name).name] = load_model(name, max_seq_length=args.max_seq_length)
     models[Path(args.model).name] = load_model(args.model, max_seq_length=args.max_seq_length)
-    table = evaluate(models, papers, labels, read_qrels(args.qrels) if args.qrels else None)
+    table = evaluate_models(models, papers, labels, read_qrels(args.qrels) if args.qrels else None)
     _print_df(table.round(4))
     json_path, png = save_report(table, args.out)
     print(f"wrote {json_path} and {png}")
@@ -179,25 +179,75 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """The whole pipeline on the bundled sample, written into one folder."""
+    """The whole pipeline on the bundled sample, every artifact in one folder."""
+    import warnings
+
     from .config import SAMPLE_PAPERS
     from .data import sample_papers, save_papers
+    from .labeling import label_pairs, label_pairs_teacher
     from .pairs import pair_report, sample_pairs, save_pairs
+    from .plots import plot_scores
+    from .recommend import PaperIndex
+    from .store import LabelStore
+    from .train import finetune
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(work_dir=out)
     t0 = time.perf_counter()
-    print(f"[1/2] sampling papers from the bundled sample {SAMPLE_PAPERS.name}")
+
+    def step(i: int, text: str) -> None:
+        print(f"\n[{i}/6 {time.perf_counter() - t0:5.0f}s] {text}", flush=True)
+
+    step(1, f"sampling papers from the bundled sample ({SAMPLE_PAPERS.name})")
     papers, report = sample_papers(SAMPLE_PAPERS, n=args.papers, seed=args.seed)
     print(report)
-    save_papers(papers, out / "papers.parquet")
-    print(f"[2/2] sampling {args.pairs:,} informative pairs (mixed strategy)")
-    pairs = sample_pairs(papers, n=args.pairs, seed=args.seed)
-    save_pairs(pairs, out / "pairs.csv")
+    save_papers(papers, settings.papers)
+
+    step(2, f"sampling {args.pairs:,} informative pairs (mixed: TF-IDF neighbours, same category, random)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pairs = sample_pairs(papers, n=args.pairs, seed=args.seed)
+    save_pairs(pairs, settings.pairs)
     _print_df(pair_report(pairs, papers))
+
+    labeler = args.labeler if args.labeler != "auto" else ("gemini" if settings.has_gemini_key else "teacher")
+    store = LabelStore(settings.label_store)
+    if labeler == "gemini":
+        step(3, f"labelling with Gemini ({settings.gemini_model}); interrupt and re-run to resume")
+        summary = label_pairs(pairs, store, settings=settings)
+    else:
+        step(3, f"NO GEMINI KEY: labelling offline with the teacher model {settings.teacher_model} instead "
+                "(set GEMINI_API_KEY in .env to label with Gemini)")
+        summary = label_pairs_teacher(pairs, store, settings.teacher_model, settings)
+    print(summary)
+    labels = store.export(pairs, settings.labeled_csv, model=summary.model, prompt_version=summary.prompt_version)
+    plot_scores(labels, pairs, out=out / "score_histogram.png")
+
+    step(4, f"fine-tuning {settings.base_model} on {len(labels):,} labelled pairs (progress below)")
+    result = finetune(labels, base_model=settings.base_model, output_dir=settings.model_dir, epochs=args.epochs,
+                      max_seq_length=args.max_seq_length, seed=args.seed, papers=papers)
+    print(f"trained on {result.device} in {result.seconds:.0f}s; before/after on held-out papers:")
+    _print_df(result.table.round(4))
+
+    step(5, "indexing the corpus with the fine-tuned model")
+    from .models import load_model
+
+    model = load_model(result.model_dir, max_seq_length=args.max_seq_length)
+    index = PaperIndex.build(model, papers)
+    index.save(settings.index_dir)
+
+    step(6, "a few recommendations")
+    for pid in papers["id"].iloc[:2]:
+        print(f"\nrelated to {pid}: {papers.set_index('id').loc[pid, 'title'][:90]}")
+        _print_df(index.similar(pid, k=5)[["id", "score", "category", "title"]].assign(title=lambda d: d["title"].str.slice(0, 80)))
+    query = "large language models for scientific discovery"
+    print(f"\nfor the text {query!r}:")
+    _print_df(index.search(query, k=5)[["id", "score", "category", "title"]].assign(title=lambda d: d["title"].str.slice(0, 80)))
+
     print(f"\ndone in {time.perf_counter() - t0:.0f}s; artifacts in {out.resolve()}:")
     for p in sorted(out.iterdir()):
-        print(f"  {p.name}")
+        print(f"  {p.name}{'/' if p.is_dir() else ''}")
     return 0
 
 
@@ -296,10 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
     s.set_defaults(func=cmd_recommend)
 
-    s = sub.add_parser("demo", help="run the pipeline on the bundled sample")
+    s = sub.add_parser("demo", help="run the whole pipeline on the bundled sample (about 10 min on 2 CPU cores)")
     s.add_argument("--out", default="demo-output")
     s.add_argument("--papers", type=int, default=2_000)
-    s.add_argument("--pairs", type=int, default=2_000)
+    s.add_argument("--pairs", type=int, default=1_500)
+    s.add_argument("--labeler", choices=["auto", "gemini", "teacher"], default="auto",
+                   help="auto: Gemini when GEMINI_API_KEY is set, else the offline teacher")
+    s.add_argument("--epochs", type=float, default=1)
+    s.add_argument("--max-seq-length", type=int, default=128)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo)
     return p

@@ -126,3 +126,38 @@ def gemini_base_url() -> str | None:
 
 def hf_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def in_colab() -> bool:
+    try:
+        import google.colab  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def notebook_settings(ask: bool = True, **overrides) -> Settings:
+    """Settings for a notebook: the key from the environment or `.env`, else Colab's secrets,
+    else (when ``ask``) a hidden getpass prompt. The key is never echoed or printed.
+
+    >>> settings = notebook_settings()
+    """
+    settings = load_settings(**overrides)
+    if settings.has_gemini_key:
+        return settings
+    key = ""
+    if in_colab():
+        try:
+            from google.colab import userdata
+
+            key = userdata.get("GEMINI_API_KEY") or ""
+        except Exception:  # secret missing or notebook access not granted: ask instead
+            key = ""
+    if not key and ask:
+        import getpass
+
+        key = getpass.getpass("Gemini API key (input hidden; Enter to label offline with the teacher): ").strip()
+    if key:
+        # the SDK's own variable, so every client this kernel makes finds it
+        os.environ["GEMINI_API_KEY"] = key
+    return replace(settings, gemini_api_key=Secret(key)) if key else settings

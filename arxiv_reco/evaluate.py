@@ -1,6 +1,6 @@
 """Does fine-tuning make recommendations better? Measured on papers the model never trained on.
 
-    report = evaluate({"tfidf": "tfidf", "base": base, "fine-tuned": model}, papers, labels)
+    report = evaluate_models({"tfidf": "tfidf", "base": base, "fine-tuned": model}, papers, labels)
     save_report(report, "report.json")          # + report.png, a bar chart
 
 Three views, one tidy table:
@@ -172,7 +172,7 @@ def held_out_papers(papers: pd.DataFrame, labels: pd.DataFrame | None) -> pd.Dat
     return papers[~papers["id"].isin(trained)].reset_index(drop=True)
 
 
-def evaluate(models: Mapping[str, object], papers: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
+def evaluate_models(models: Mapping[str, object], papers: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
              qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = K, reference: str | None = None) -> pd.DataFrame:
     """One row per model: pair agreement on the test labels, category retrieval on held-out
     papers, external judgments (if given), and the collapse check.
@@ -181,7 +181,7 @@ def evaluate(models: Mapping[str, object], papers: pd.DataFrame | None = None, l
     model's unrelated-pair spread falls below half of ``reference``'s (default: the first model
     that is not TF-IDF).
 
-    >>> evaluate({"tfidf": "tfidf", "base": base_model, "fine-tuned": model}, papers, labels)
+    >>> evaluate_models({"tfidf": "tfidf", "base": base_model, "fine-tuned": model}, papers, labels)
     """
     test = labels[labels["split"] == "test"] if labels is not None and "split" in labels.columns else labels
     corpus = held_out_papers(papers, labels) if papers is not None else None
@@ -219,22 +219,19 @@ MAIN_METRICS = ("spearman", "category_ndcg@", "category_map@", "category_recall@
 
 def save_report(table: pd.DataFrame, out: str | Path, title: str = "arxiv-reco evaluation") -> tuple[Path, Path]:
     """Write the table as JSON and a bar chart of the main metrics as PNG beside it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend to pick, fine headless and inline
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(json.loads(table.reset_index().to_json(orient="records")), indent=2))
     cols = [c for m in MAIN_METRICS for c in table.columns if c == m or (m.endswith("@") and c.startswith(m))]
     png = out.with_suffix(".png")
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(cols), 3.6))
+    fig = Figure(figsize=(1.8 + 1.6 * len(cols), 3.6))
+    ax = fig.subplots()
     table[cols].T.plot.bar(ax=ax, rot=0)
     ax.set_title(title)
     ax.set_ylabel("score (higher is better)")
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
-    plt.close(fig)
     return out, png

@@ -377,3 +377,21 @@ def _encode(model, papers: pd.DataFrame, batch_size: int, show_progress: bool) -
     emb = model.encode(papers["text"].tolist(), batch_size=batch_size, normalize_embeddings=True,
                        convert_to_numpy=True, show_progress_bar=show_progress)
     return emb.astype(np.float16)
+
+
+def side_by_side(papers: pd.DataFrame, models: dict, paper_ids: Sequence[str], k: int = 5) -> pd.DataFrame:
+    """For each query paper, the top-k titles each model recommends, in adjacent columns.
+
+    >>> side_by_side(papers, {"base": base, "fine-tuned": model}, ["2401.01234"], k=5)
+    """
+    indexes = {name: PaperIndex.build(m, papers, show_progress=False) for name, m in models.items()}
+    rows = []
+    by_id = papers.drop_duplicates("id").set_index("id")
+    for pid in paper_ids:
+        hits = {name: ix.similar(pid, k=k) for name, ix in indexes.items()}
+        for rank in range(k):
+            row = {"query": by_id.loc[pid, "title"][:60] if rank == 0 else "", "rank": rank + 1}
+            for name, df in hits.items():
+                row[name] = f"{df['title'].iloc[rank][:55]} [{df['category'].iloc[rank]}]" if rank < len(df) else ""
+            rows.append(row)
+    return pd.DataFrame(rows)

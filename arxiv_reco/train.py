@@ -125,16 +125,14 @@ def _history_callback(history: list[dict]):
 
 def plot_curve(history: list[dict], out: Path) -> Path | None:
     """Training loss and validation Spearman by step, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend to pick, fine headless and inline
 
     loss = [(h["step"], h["loss"]) for h in history if "loss" in h]
     spear = [(h["step"], v) for h in history for k, v in h.items() if k.endswith("spearman_cosine")]
     if not loss and not spear:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
     if loss:
         ax.plot(*zip(*loss), color="tab:blue", label="training loss")
     ax.set_xlabel("step")
@@ -146,7 +144,6 @@ def plot_curve(history: list[dict], out: Path) -> Path | None:
     ax.set_title("fine-tuning curve")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 
@@ -181,7 +178,7 @@ def finetune(
     from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
     from transformers import PrinterCallback
 
-    from .evaluate import evaluate
+    from .evaluate import evaluate_models
     from .models import load_model
 
     t0 = time.perf_counter()
@@ -196,7 +193,7 @@ def finetune(
     log.info("pairs: %d train, %d validation, %d test", len(train_df), len(val_df), len(test_df))
 
     # 3. the base model, before it changes
-    before = evaluate({"tfidf": "tfidf", "base": model}, papers, df, qrels)
+    before = evaluate_models({"tfidf": "tfidf", "base": model}, papers, df, qrels)
 
     # 4. the loss
     train_loss = make_loss(loss, model)
@@ -233,7 +230,7 @@ def finetune(
     train_seconds = time.perf_counter() - t_train
 
     # 7. the fine-tuned model, evaluated the same way
-    after = evaluate({"fine-tuned": model}, papers, df, qrels)
+    after = evaluate_models({"fine-tuned": model}, papers, df, qrels)
     table = pd.concat([before, after])
 
     # 8. save: model, card, curve, evaluation

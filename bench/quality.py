@@ -43,7 +43,7 @@ def main() -> None:
     import pandas as pd
 
     from arxiv_reco.data import load_papers
-    from arxiv_reco.evaluate import evaluate
+    from arxiv_reco.evaluate import evaluate_models
     from arxiv_reco.labeling import label_pairs_teacher
     from arxiv_reco.models import load_model
     from arxiv_reco.pairs import sample_pairs
@@ -75,7 +75,7 @@ def main() -> None:
         base = load_model(BASE, max_seq_length=args.max_seq)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ref_table = evaluate({"tfidf": "tfidf", "base": base, "teacher (mpnet)": teacher}, papers, reference)
+            ref_table = evaluate_models({"tfidf": "tfidf", "base": base, "teacher (mpnet)": teacher}, papers, reference)
         for name, row in ref_table.iterrows():
             rows.append({"seed": seed, "model": name, **row.to_dict()})
         for recipe in args.recipes.split(","):
@@ -87,7 +87,7 @@ def main() -> None:
             model = load_model(result.model_dir, max_seq_length=args.max_seq)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                table = evaluate({"base": base, recipe: model}, papers, reference)  # same held-out set as above
+                table = evaluate_models({"base": base, recipe: model}, papers, reference)  # same held-out set as above
             collapse = any("collapsing" in str(w.message) for w in caught)
             rows.append({"seed": seed, "model": recipe, **table.loc[recipe].to_dict(), "collapse_warning": collapse,
                          "train_s": round(time.perf_counter() - t), "pairs_per_s": round(result.pairs_per_second, 1)})

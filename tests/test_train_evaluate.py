@@ -16,7 +16,7 @@ from arxiv_reco.data import load_papers, paper_text
 from arxiv_reco.evaluate import (
     CollapseWarning,
     category_qrels,
-    evaluate,
+    evaluate_models,
     read_qrels,
     retrieval_metrics,
     save_report,
@@ -168,7 +168,7 @@ def test_qrels_file_and_the_report(tmp_path):
     papers = pd.DataFrame({"id": ["q", "r1", "r2", "n1"], "text": ["q", "r1", "r2", "n1"],
                            "primary_category": ["a", "a", "b", "b"]})
     model = _Vectors({"q": [1, 0], "r1": [1, 0.1], "r2": [1, 0.3], "n1": [0, 1]})
-    table = evaluate({"tfidf": "tfidf", "stub": model}, papers, qrels=read_qrels(path), k=2)
+    table = evaluate_models({"tfidf": "tfidf", "stub": model}, papers, qrels=read_qrels(path), k=2)
     assert table.loc["stub", "qrels_ndcg@2"] == pytest.approx(1.0)
     json_path, png = save_report(table, tmp_path / "report.json")
     assert json.loads(json_path.read_text())[1]["model"] == "stub" and png.stat().st_size > 3000
@@ -180,7 +180,7 @@ def test_collapse_is_flagged():
     spread = {t: rng.normal(size=8) for t in papers["text"]}
     squeezed = {t: np.ones(8) * 5 + 0.05 * v for t, v in spread.items()}
     with pytest.warns(CollapseWarning, match="collapsing"):
-        table = evaluate({"base": _Vectors(spread), "collapsed": _Vectors(squeezed)}, papers)
+        table = evaluate_models({"base": _Vectors(spread), "collapsed": _Vectors(squeezed)}, papers)
     assert table.loc["collapsed", "unrelated_cos_mean"] > 0.9 > table.loc["base", "unrelated_cos_mean"]
 
 
