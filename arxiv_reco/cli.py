@@ -252,6 +252,12 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _filter_args(s: argparse.ArgumentParser, categories_help: str) -> None:
+    s.add_argument("--categories", help=categories_help)
+    s.add_argument("--since", help="update_date >= YYYY-MM-DD")
+    s.add_argument("--until", help="update_date <= YYYY-MM-DD")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import train  # its defaults (train.py imports torch only inside finetune)
     p = argparse.ArgumentParser(prog="arxiv-reco", description=__doc__.split("\n")[0])
@@ -262,9 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--snapshot", help="arxiv-metadata-oai-snapshot.json (.gz/.zip ok); default: $ARXIV_RECO_SNAPSHOT or the bundled sample")
     s.add_argument("--out", default="papers.parquet")
     s.add_argument("--n", type=int, default=10_000)
-    s.add_argument("--categories", help="e.g. 'cs.*' or 'cs.CL,cs.IR,stat.ML'")
-    s.add_argument("--since", help="update_date >= YYYY-MM-DD")
-    s.add_argument("--until", help="update_date <= YYYY-MM-DD")
+    _filter_args(s, "e.g. 'cs.*' or 'cs.CL,cs.IR,stat.ML'")
     s.add_argument("--stratify", action="store_true", help="equal share per primary category")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, help="processes (default: all cores for plain files >= 64 MB)")
@@ -341,9 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--liked", help="comma-separated arXiv ids a reader liked")
     s.add_argument("--disliked", help="comma-separated arXiv ids a reader disliked (with --liked)")
     s.add_argument("-k", type=int, default=10)
-    s.add_argument("--categories", help="only these categories, e.g. 'cs.*,stat.ML'")
-    s.add_argument("--since", help="update_date >= YYYY-MM-DD")
-    s.add_argument("--until", help="update_date <= YYYY-MM-DD")
+    _filter_args(s, "only these categories, e.g. 'cs.*,stat.ML'")
     s.add_argument("--model", help="the index's model (default: the one recorded in the index)")
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
     s.set_defaults(func=cmd_recommend)

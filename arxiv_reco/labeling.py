@@ -309,19 +309,19 @@ def plan_labeling(pairs, store: str | LabelStore | None = None, config: LabelCon
     >>> plan = plan_labeling(pairs, "labels.sqlite"); print(plan["first_prompt"])
     """
     cfg = config or LabelConfig()
-    rows = _records(pairs)
-    done = set()
     if store is not None:
-        st = store if isinstance(store, LabelStore) else LabelStore(store)
-        done = st.labeled(cfg.model, cfg.prompt_version)
-    todo = [p for p in rows if p["pair_id"] not in done]
+        _, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
+        total = summary.pairs
+    else:
+        todo = _records(pairs)
+        total = len(todo)
     units = _units(todo, cfg.pairs_per_request)
     tokens_in = tokens_out = 0
     for u in units:
         i, o = cfg.prompt.estimate_tokens(u)
         tokens_in, tokens_out = tokens_in + i, tokens_out + o
     return {
-        "model": cfg.model, "prompt_version": cfg.prompt_version, "pairs": len(rows), "to_label": len(todo),
+        "model": cfg.model, "prompt_version": cfg.prompt_version, "pairs": total, "to_label": len(todo),
         "requests": len(units), "input_tokens": tokens_in, "output_tokens": tokens_out,
         "cost_usd": cfg.cost(tokens_in, tokens_out), "batch_cost_usd": cfg.cost(tokens_in, tokens_out, batch=True),
         "first_prompt": cfg.prompt.render(units[0]) if units else "",
@@ -461,15 +461,8 @@ async def alabel_pairs(
     """
     from tqdm.auto import tqdm
 
-    settings = settings or load_settings()
-    if config is None:
-        config = LabelConfig(model=overrides.pop("model", None) or settings.gemini_model)
-    cfg = _with(config, overrides)
-    st = store if isinstance(store, LabelStore) else LabelStore(store)
-    rows = _records(pairs)
-    done = st.labeled(cfg.model, cfg.prompt_version)
-    todo = [p for p in rows if p["pair_id"] not in done]
-    summary = LabelSummary(cfg.model, cfg.prompt_version, pairs=len(rows), already_labeled=len(rows) - len(todo))
+    settings, cfg = _gemini_config(config, settings, overrides)
+    st, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
     if not todo:
         return summary
     client = client or make_client(settings, cfg.timeout)
@@ -511,6 +504,23 @@ def label_pairs(pairs, store: str | LabelStore = "labels.sqlite", config: LabelC
         return pool.submit(asyncio.run, coro).result()
 
 
+def _gemini_config(config: LabelConfig | None, settings: Settings | None, overrides: dict) -> tuple[Settings, LabelConfig]:
+    """Settings and the run's LabelConfig: the model from settings unless config/overrides name one."""
+    settings = settings or load_settings()
+    if config is None:
+        config = LabelConfig(model=overrides.pop("model", None) or settings.gemini_model)
+    return settings, _with(config, overrides)
+
+
+def _todo(pairs, store: str | LabelStore, model: str, version: str) -> tuple[LabelStore, list[dict], LabelSummary]:
+    """The store, the pairs it has no score for (model, version), and the run's summary to fill."""
+    st = store if isinstance(store, LabelStore) else LabelStore(store)
+    rows = _records(pairs)
+    done = st.labeled(model, version)
+    todo = [p for p in rows if p["pair_id"] not in done]
+    return st, todo, LabelSummary(model, version, pairs=len(rows), already_labeled=len(rows) - len(todo))
+
+
 def _with(cfg: LabelConfig, overrides: dict) -> LabelConfig:
     from dataclasses import replace
 
@@ -546,15 +556,8 @@ def label_pairs_batch(pairs, store: str | LabelStore = "labels.sqlite", config: 
     """
     from tqdm.auto import tqdm
 
-    settings = settings or load_settings()
-    if config is None:
-        config = LabelConfig(model=overrides.pop("model", None) or settings.gemini_model)
-    cfg = _with(config, overrides)
-    st = store if isinstance(store, LabelStore) else LabelStore(store)
-    rows = _records(pairs)
-    done = st.labeled(cfg.model, cfg.prompt_version)
-    todo = [p for p in rows if p["pair_id"] not in done]
-    summary = LabelSummary(cfg.model, cfg.prompt_version, pairs=len(rows), already_labeled=len(rows) - len(todo))
+    settings, cfg = _gemini_config(config, settings, overrides)
+    st, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
     t0 = time.monotonic()
     jobs = st.open_batch_jobs(cfg.model, cfg.prompt_version)
     if not todo and not jobs:
@@ -723,12 +726,8 @@ def label_pairs_teacher(pairs, store: str | LabelStore = "labels.sqlite", teache
 
     settings = settings or load_settings()
     name = teacher_model or settings.teacher_model
-    st = store if isinstance(store, LabelStore) else LabelStore(store)
-    version = teacher_version(name)
-    rows = _records(pairs)
-    done = st.labeled(name, version)
-    todo = [p for p in rows if p["pair_id"] not in done]
-    summary = LabelSummary(name, version, pairs=len(rows), already_labeled=len(rows) - len(todo), cost_usd=None)
+    st, todo, summary = _todo(pairs, store, name, teacher_version(name))
+    summary.cost_usd = None  # no API, no bill
     if not todo:
         return summary
     t0 = time.monotonic()
@@ -746,7 +745,7 @@ def label_pairs_teacher(pairs, store: str | LabelStore = "labels.sqlite", teache
     for p in todo:
         a, b = where[p.get("id_a") or p["title_a"]], where[p.get("id_b") or p["title_b"]]
         score = float(min(1.0, max(0.0, float(emb[a] @ emb[b]))))
-        st.put_label(p["pair_id"], name, version, score, labeler="teacher", run_id=run_id)
+        st.put_label(p["pair_id"], name, summary.prompt_version, score, labeler="teacher", run_id=run_id)
         summary.labeled += 1
     summary.seconds = time.monotonic() - t0
     return summary
