@@ -54,21 +54,18 @@ class SnapshotFormatError(ValueError):
 
 
 # ---- the text a model sees -------------------------------------------------------------------
-# every ASCII character str.split() treats as whitespace
-_ASCII_WS = str.maketrans({c: " " for c in "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"})
-
-
 def clean(s: str | None) -> str:
     """Collapse whitespace and newlines (arXiv wraps titles and abstracts at ~80 columns).
 
-    Same result as ``" ".join(s.split())``, ~4x faster on the usual ASCII abstract whose lines
-    wrap with single newlines.
+    Same result as ``" ".join(s.split())``, several times faster on the usual ASCII abstract whose
+    lines wrap with single newlines: after the newlines become spaces, an ASCII string that is
+    printable holds no other whitespace than single spaces, or it takes the general path.
     """
     if not s:
         return ""
     if s.isascii():
-        t = s.translate(_ASCII_WS).strip()
-        if "  " not in t:
+        t = s.replace("\n", " ").strip()
+        if "  " not in t and t.isprintable():
             return t
     return " ".join(s.split())
 
@@ -455,6 +452,7 @@ class _Sampler:
         stratify, offer, cap = self.stratify, self.offer, self.cap
         heap = self.heaps.setdefault("", []) if not stratify else None
         seed, xxh, rfind = self.seed & 0xFFFFFFFFFFFFFFFF, xxhash.xxh3_64_intdigest, block.rfind
+        lost = 0
         for m in hits:
             ls = rfind(b"\n", 0, m.start()) + 1
             # Kaggle lines start with the id: read it in place, without slicing the line out
@@ -481,10 +479,12 @@ class _Sampler:
             # the common case, inlined: most candidates lose to the heap's largest key
             key = xxh(block[i:e], seed)
             if len(heap) >= cap and key >= -heap[0][0]:
-                report.matched += 1
-                self.capped.add("")
+                lost += 1
                 continue
             offer(block[i:e].decode("utf-8", "replace"), "", off + ls, key)
+        if lost:  # matched, but beyond the cap smallest keys: tallied once per block
+            report.matched += lost
+            self.capped.add("")
 
     def line(self, off: int, line: bytes) -> None:
         """One line, checked field by field (the slow, careful path)."""
@@ -656,13 +656,19 @@ def sample_papers(
     return _frame(rows), report
 
 
-def _read_records(path: str, offsets: list[int]) -> list[dict | str]:
-    """The parsed record (or bad-line reason) at each offset, offsets ascending."""
+def _read_records(path: str, offsets: list[int], with_text: bool = True) -> list[dict | str]:
+    """The parsed record (or bad-line reason) at each offset, offsets ascending.
+
+    Workers pass ``with_text=False``: the parent rebuilds `text`, halving what is pickled back.
+    """
     out = []
     with _open_binary(Path(path)) as f:
         for off in offsets:
             f.seek(off)
-            out.append(parse_record(f.readline()))
+            rec = parse_record(f.readline())
+            if not with_text and isinstance(rec, dict):
+                del rec["text"]
+            out.append(rec)
     return out
 
 
@@ -749,7 +755,11 @@ def _select(path: Path, candidates: dict[str, list[tuple[int, list[int]]]], capp
         else:  # each worker reads a contiguous share: forward seeks still
             w = pool._max_workers
             shares = [offsets[k * len(offsets) // w : (k + 1) * len(offsets) // w] for k in range(w)]
-            parsed = [rec for part in pool.map(_read_records, [str(path)] * len(shares), shares) for rec in part]
+            parsed = [rec for part in pool.map(_read_records, [str(path)] * len(shares), shares, [False] * len(shares))
+                      for rec in part]
+            for rec in parsed:
+                if isinstance(rec, dict):
+                    rec["text"] = _join(rec["title"], rec["abstract"])
         for off, rec in zip(offsets, parsed):
             s, key = want[off]
             report.parsed += 1
