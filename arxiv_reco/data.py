@@ -5,17 +5,19 @@ One pass, bounded memory, whatever the file size::
     papers, report = sample_papers("arxiv-metadata-oai-snapshot.json", n=10_000, categories="cs.*")
     print(report)
 
-How it stays fast on a 4.6 GB file: each line is first tested at the byte level (the
-``"categories"`` and ``"update_date"`` fields are sliced out without parsing), and only lines
-that pass the filters *and* could enter the sample are parsed with orjson. The sample is the
-n papers with the smallest ``hash(seed, id)`` (bottom-k sampling, a reservoir sample whose
-result depends only on the seed and the set of valid records, not on the order they are seen),
-so plain files are split across processes and the result is identical for any worker count.
+How it stays fast on a 4.6 GB file: each 8 MB block is searched at the byte level (the
+``"categories"`` field is found with ``bytes.find`` and tested by one anchored regex; dates are
+sliced out without parsing), so a line that fails the filters never becomes a Python object.
+The sample is the n papers with the smallest ``hash(seed, id)`` (bottom-k sampling: a
+reservoir sample whose result depends only on the seed and the set of valid records, not on
+the order they are seen), so plain files are split across processes with an identical result
+for any worker count, and only the winners are parsed with orjson.
 
 Bad lines never stop a pass: invalid JSON, invalid UTF-8, a record without id/title/abstract/
 categories, a duplicate id are skipped and counted in the :class:`LoadReport`. A record is
-checked when it is parsed, i.e. when it passes the filters and is a sampling candidate; a line
-rejected by the byte-level filter is counted as filtered out.
+checked when it is parsed: when it is among the winners (a bad winner is replaced by the next
+candidate), or when its layout is unusual, or always in :func:`iter_papers`. A line that fails
+the byte-level filter is counted as filtered out.
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ class LabelConfig:
     def price(self, batch: bool = False) -> tuple[float, float] | None:
         table = {**PRICES, **(self.prices or {})}
         name = self.model.removeprefix("models/")
-        p = table.get(name) or next((v for k, v in table.items() if name.startswith(k + "-")), None)
+        prefixes = sorted((k for k in table if name.startswith(k + "-")), key=len, reverse=True)  # most specific
+        p = table.get(name) or (table[prefixes[0]] if prefixes else None)
         if p is None:
             return None
         f = BATCH_DISCOUNT if batch else 1.0

@@ -34,7 +34,7 @@ log = logging.getLogger("arxiv_reco")
 
 # ---- defaults (the recipe measured best in bench/quality.py; README has the figures) ---------------
 LOSS = "cosent"
-EPOCHS = 4
+EPOCHS = 1
 BATCH_SIZE = 16
 LEARNING_RATE = 2e-5
 WARMUP_RATIO = 0.1

@@ -231,6 +231,13 @@ def test_batch_mode_labels_into_the_same_store_and_resumes_by_job_name(fake, set
     assert second.cost_usd == pytest.approx(LabelConfig().cost(second.input_tokens, second.output_tokens) / 2)
 
 
+def test_prices_pick_the_most_specific_model_name():
+    assert LabelConfig(model="gemini-2.5-flash-lite-preview-09-2025").price() == (0.10, 0.40)
+    assert LabelConfig(model="models/gemini-2.5-flash").price(batch=True) == (0.15, 1.25)
+    assert LabelConfig(model="gemini-9-ultra").cost(1000, 10) is None
+    assert LabelConfig(model="my-model", prices={"my-model": (1.0, 2.0)}).cost(1_000_000, 500_000) == 2.0
+
+
 def test_dry_run_shows_the_prompt_and_cost_without_calling(fake, pairs):
     plan = plan_labeling(pairs, config=LabelConfig(pairs_per_request=4))
     assert plan["requests"] == 10 and plan["to_label"] == 40
