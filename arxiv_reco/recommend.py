@@ -324,31 +324,30 @@ class PaperIndex:
 
 
 def _exact_candidates(emb: np.ndarray, queries: np.ndarray, want: int, mask: np.ndarray | None) -> list[np.ndarray]:
-    """Row ids of the `want` best rows per query, by float16 products in blocks (torch: ~5x numpy)."""
+    """Row ids of the `want` best rows per query: float16 products and torch.topk, block by block
+    (torch multiplies float16 directly; numpy would first convert, ~5x slower)."""
     import torch
 
     qs = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float16)).T
-    best_s = [np.empty(0, dtype=np.float32) for _ in queries]
-    best_r = [np.empty(0, dtype=np.int64) for _ in queries]
+    scores_parts, rows_parts = [], []
     for start in range(0, len(emb), _BLOCK):
         block = torch.from_numpy(np.asarray(emb[start : start + _BLOCK], dtype=np.float16))
-        scores = (block @ qs).float().numpy()  # (rows, queries)
+        scores = (block @ qs).float()  # (rows, queries)
         if mask is not None:
-            scores[~mask[start : start + _BLOCK]] = -np.inf
-        if want < scores.shape[0]:
-            part = np.argpartition(-scores, want - 1, axis=0)[:want]
-        else:  # a small block: every row is a candidate
-            part = np.repeat(np.arange(scores.shape[0])[:, None], scores.shape[1], axis=1)
-        for j in range(len(queries)):
-            rows = part[:, j]
-            s = scores[rows, j]
-            keep = np.isfinite(s)
-            best_s[j] = np.concatenate([best_s[j], s[keep]])
-            best_r[j] = np.concatenate([best_r[j], rows[keep] + start])
-            if len(best_s[j]) > want:
-                top = np.argpartition(-best_s[j], want - 1)[:want]
-                best_s[j], best_r[j] = best_s[j][top], best_r[j][top]
-    return best_r
+            scores[torch.from_numpy(~mask[start : start + _BLOCK])] = -torch.inf
+        top = torch.topk(scores, min(want, scores.shape[0]), dim=0)
+        scores_parts.append(top.values)
+        rows_parts.append(top.indices + start)
+    scores = torch.cat(scores_parts).numpy()  # (candidates, queries)
+    rows = torch.cat(rows_parts).numpy()
+    out = []
+    for j in range(scores.shape[1]):
+        keep = np.isfinite(scores[:, j])
+        s, r = scores[keep, j], rows[keep, j]
+        if len(s) > want:
+            r = r[np.argpartition(-s, want - 1)[:want]]
+        out.append(r.astype(np.int64))
+    return out
 
 
 def _check_papers(papers: pd.DataFrame) -> pd.DataFrame:
