@@ -223,6 +223,7 @@ def cmd_demo(args) -> int:
         summary = label_pairs_teacher(pairs, store, settings.teacher_model, settings, max_seq_length=args.teacher_max_seq)
     print(summary)
     labels = store.export(pairs, settings.labeled_csv, model=summary.model, prompt_version=summary.prompt_version)
+    store.close()  # checkpoints the WAL: one labels.sqlite file in the folder
     plot_scores(labels, pairs, out=out / "score_histogram.png")
 
     step(4, f"fine-tuning {settings.base_model} on {len(labels):,} labelled pairs (progress below)")
