@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
     s.set_defaults(func=cmd_recommend)
 
-    s = sub.add_parser("demo", help="run the whole pipeline on the bundled sample (about 10 min on 2 CPU cores)")
+    s = sub.add_parser("demo", help="run the whole pipeline on the bundled sample (about 7 min on 2 CPU cores)")
     s.add_argument("--out", default="demo-output")
     s.add_argument("--papers", type=int, default=1_000, help="papers from the bundled 2k sample")
     s.add_argument("--pairs", type=int, default=1_500)
