@@ -119,11 +119,6 @@ def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> S
     return replace(settings, **coerced)
 
 
-def gemini_base_url() -> str | None:
-    """The base URL the Gemini SDK will use, when redirected (a proxy, or a local fake)."""
-    return os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
-
-
 def hf_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
 

@@ -117,32 +117,25 @@ def retrieval_metrics(model, papers: pd.DataFrame, qrels: Mapping[str, Mapping[s
     queries = [q for q in qrels if q in pos and any(g > 0 for g in qrels[q].values())]
     if not queries:
         return {f"ndcg@{k}": float("nan"), f"map@{k}": float("nan"), f"recall@{k}": float("nan"), "queries": 0}
+    from .pairs import top_k_neighbors
+
     emb = embed(model, papers["text"].tolist())
+    ranked_rows = top_k_neighbors(emb, k, rows=[pos[q] for q in queries], block=512)  # the query is never a result
     ndcg, ap, rec = [], [], []
-    for start in range(0, len(queries), 512):
-        chunk = queries[start : start + 512]
-        rows = [pos[q] for q in chunk]
-        sims = emb[rows] @ emb.T
-        sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
-        sims[np.arange(len(rows)), rows] = -np.inf  # never recommend the query itself
-        kk = min(k, len(ids) - 1)
-        top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-        order = np.take_along_axis(sims, top, axis=1).argsort(axis=1)[:, ::-1]
-        top = np.take_along_axis(top, order, axis=1)
-        for q, ranked in zip(chunk, top):
-            judged = qrels[q]
-            gains = [judged.get(ids[i], 0) for i in ranked]
-            ideal = sorted((g for d, g in judged.items() if d != q and g > 0), reverse=True)
-            dcg = sum(g / math.log2(r + 2) for r, g in enumerate(gains))
-            idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal[:k]))
-            ndcg.append(dcg / idcg if idcg else 0.0)
-            hits, precisions = 0, []
-            for r, g in enumerate(gains):
-                if g > 0:
-                    hits += 1
-                    precisions.append(hits / (r + 1))
-            ap.append(sum(precisions) / min(len(ideal), k))
-            rec.append(hits / len(ideal))
+    for q, ranked in zip(queries, ranked_rows):
+        judged = qrels[q]
+        gains = [judged.get(ids[i], 0) for i in ranked]
+        ideal = sorted((g for d, g in judged.items() if d != q and g > 0), reverse=True)
+        dcg = sum(g / math.log2(r + 2) for r, g in enumerate(gains))
+        idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal[:k]))
+        ndcg.append(dcg / idcg if idcg else 0.0)
+        hits, precisions = 0, []
+        for r, g in enumerate(gains):
+            if g > 0:
+                hits += 1
+                precisions.append(hits / (r + 1))
+        ap.append(sum(precisions) / min(len(ideal), k))
+        rec.append(hits / len(ideal))
     return {f"ndcg@{k}": float(np.mean(ndcg)), f"map@{k}": float(np.mean(ap)), f"recall@{k}": float(np.mean(rec)),
             "queries": len(queries)}
 

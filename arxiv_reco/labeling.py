@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import math
 import random
 import time
 from collections import Counter
@@ -172,13 +171,21 @@ class RateLimiter:
 
 
 # ---- one request -----------------------------------------------------------------------------
+def _thinking_budget(cfg: LabelConfig) -> int | None:
+    """The budget to send, or None to leave the model's default (2.5 Pro cannot turn thinking off:
+    its minimum budget is 128; models before 2.5 have no budget)."""
+    if cfg.thinking_budget is None or "2.5" not in cfg.model:
+        return None
+    if "pro" in cfg.model and cfg.thinking_budget == 0:
+        return None
+    return cfg.thinking_budget
+
+
 def _generate_config(cfg: LabelConfig):
     from google.genai import types
 
-    thinking = None
-    if cfg.thinking_budget is not None and "2.5" in cfg.model and not ("pro" in cfg.model and cfg.thinking_budget == 0):
-        # 2.5 Pro cannot turn thinking off (its minimum budget is 128): leave it at its default
-        thinking = types.ThinkingConfig(thinking_budget=cfg.thinking_budget)
+    budget = _thinking_budget(cfg)
+    thinking = types.ThinkingConfig(thinking_budget=budget) if budget is not None else None
     return types.GenerateContentConfig(
         system_instruction=SYSTEM_INSTRUCTION,
         temperature=cfg.prompt.temperature,
@@ -586,8 +593,8 @@ def _rest_request(cfg: LabelConfig, unit: list[dict]) -> dict:
     """One GenerateContentRequest as the REST API spells it (for the JSONL file mode)."""
     gen = {"temperature": cfg.prompt.temperature, "responseMimeType": "application/json",
            "responseJsonSchema": response_schema(cfg.prompt.with_reason)}
-    if cfg.thinking_budget is not None and "2.5" in cfg.model and not ("pro" in cfg.model and cfg.thinking_budget == 0):
-        gen["thinkingConfig"] = {"thinkingBudget": cfg.thinking_budget}
+    if _thinking_budget(cfg) is not None:
+        gen["thinkingConfig"] = {"thinkingBudget": _thinking_budget(cfg)}
     return {"contents": [{"role": "user", "parts": [{"text": cfg.prompt.render(unit)}]}],
             "systemInstruction": {"parts": [{"text": SYSTEM_INSTRUCTION}]}, "generationConfig": gen}
 
@@ -681,24 +688,6 @@ def _collect(client, st: LabelStore, cfg: LabelConfig, job, units: dict[str, lis
     for pid in asked - answered:  # the job returned nothing for these: a re-run asks again
         st.put_failure(pid, cfg.model, cfg.prompt_version, "batch_no_answer", labeler="gemini-batch", run_id=run_id)
         summary.failed["batch_no_answer"] += 1
-
-
-def estimate_cost(n_pairs: int, config: LabelConfig | None = None, sample_pairs=None) -> dict:
-    """Tokens and dollars for labelling n pairs, from a sample of real pairs (or typical sizes)."""
-    cfg = config or LabelConfig()
-    if sample_pairs is not None:
-        rows = _records(sample_pairs)[:200]
-        per = [cfg.prompt.estimate_tokens(u) for u in _units(rows, cfg.pairs_per_request)]
-        tin = sum(i for i, _ in per) / max(len(rows), 1)
-        tout = sum(o for _, o in per) / max(len(rows), 1)
-    else:
-        fake = {"pair_id": "2401.00001__2401.00002", "title_a": "x" * 90, "title_b": "x" * 90,
-                "abstract_a": "word " * 260, "abstract_b": "word " * 260}
-        i, o = cfg.prompt.estimate_tokens([fake] * cfg.pairs_per_request)
-        tin, tout = i / cfg.pairs_per_request, o / cfg.pairs_per_request
-    total_in, total_out = math.ceil(tin * n_pairs), math.ceil(tout * n_pairs)
-    return {"pairs": n_pairs, "input_tokens": total_in, "output_tokens": total_out,
-            "cost_usd": cfg.cost(total_in, total_out), "batch_cost_usd": cfg.cost(total_in, total_out, batch=True)}
 
 
 # ---- the offline teacher ----------------------------------------------------------------------------

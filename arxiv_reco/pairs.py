@@ -71,25 +71,27 @@ def tfidf_matrix(texts, min_df: int | None = None):
     return vec.fit_transform(texts)
 
 
-def top_k_neighbors(matrix, k: int = NEIGHBORS_K, block: int = 2048) -> np.ndarray:
-    """Row i: the indices of the k rows most cosine-similar to row i (itself excluded).
+def top_k_neighbors(matrix, k: int = NEIGHBORS_K, rows=None, block: int = 2048) -> np.ndarray:
+    """For each of ``rows`` (default: all), the indices of the k most cosine-similar rows, best
+    first, the row itself excluded.
 
     Works for a sparse TF-IDF matrix or dense normalised embeddings, in blocks of rows so memory
     stays at block x n.
     """
     n = matrix.shape[0]
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
     k = min(k, n - 1)
-    out = np.empty((n, max(k, 0)), dtype=np.int64)
+    out = np.empty((len(rows), max(k, 0)), dtype=np.int64)
     if k <= 0:
         return out
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        sims = matrix[start:stop] @ matrix.T
+    for start in range(0, len(rows), block):
+        chunk = rows[start : start + block]
+        sims = matrix[chunk] @ matrix.T
         sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
-        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        sims[np.arange(len(chunk)), chunk] = -np.inf
         part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         order = np.take_along_axis(sims, part, axis=1).argsort(axis=1)[:, ::-1]
-        out[start:stop] = np.take_along_axis(part, order, axis=1)
+        out[start : start + len(chunk)] = np.take_along_axis(part, order, axis=1)
     return out
 
 

@@ -200,23 +200,29 @@ def read_labels(path: str | os.PathLike, required: Iterable[str] = ("text_a", "t
 
     >>> labels = read_labels("my_labeled_training_data.csv")
     """
-    import numpy as np
     import pandas as pd
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No labels at {path}; run the labelling notebook or `arxiv-reco label` first")
     df = pd.read_csv(path, dtype={"pair_id": str, "id_a": str, "id_b": str}, keep_default_na=False, na_values=[""])
+    return validate_labels(df, required, str(path))
+
+
+def validate_labels(df, required: Iterable[str] = ("text_a", "text_b", "score"), source: str = "labels"):
+    """The one check of a labels table: the columns exist and scores are finite in [0, 1]."""
+    import numpy as np
+    import pandas as pd
+
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ValueError(
-            f"{path} lacks column(s) {missing} (has {list(df.columns)}); expected the CSV written by "
+            f"{source} lacks column(s) {missing} (has {list(df.columns)}); expected the CSV written by "
             f"`arxiv-reco label` with columns {', '.join(LABEL_COLUMNS)}")
     scores = pd.to_numeric(df["score"], errors="coerce")
     bad = ~np.isfinite(scores) | (scores < 0) | (scores > 1)
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()  # +2: header line, 1-based
-        raise ValueError(f"{path}: {int(bad.sum())} score(s) are missing, not numbers or outside [0, 1] "
+        raise ValueError(f"{source}: {int(bad.sum())} score(s) are missing, not numbers or outside [0, 1] "
                          f"(CSV lines {rows}); fix or drop those rows")
-    df["score"] = scores.astype(float)
-    return df
+    return df.assign(score=scores.astype(float))

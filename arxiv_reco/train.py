@@ -28,7 +28,7 @@ import pandas as pd
 
 from .config import DEFAULT_BASE_MODEL, FINETUNED_DIR
 from .data import TEXT_RECIPE
-from .store import read_labels
+from .store import read_labels, validate_labels
 
 log = logging.getLogger("arxiv_reco")
 
@@ -68,20 +68,14 @@ class TrainResult:
 
 def check_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
     """The labels file, refused with a clear message when it cannot train a model."""
-    df = read_labels(labels, required=("text_a", "text_b", "score", "split")) if not isinstance(labels, pd.DataFrame) \
-        else labels
-    missing = [c for c in ("text_a", "text_b", "score", "split") if c not in df.columns]
-    if missing:
-        raise ValueError(f"labels lack column(s) {missing}; expected my_labeled_training_data.csv from `arxiv-reco label`")
-    scores = pd.to_numeric(df["score"], errors="coerce")
-    if scores.isna().any() or not np.isfinite(scores).all() or (scores < 0).any() or (scores > 1).any():
-        raise ValueError("scores must be numbers in [0, 1] without NaN; re-export the labels")
+    required = ("text_a", "text_b", "score", "split")
+    df = validate_labels(labels, required) if isinstance(labels, pd.DataFrame) else read_labels(labels, required)
     counts = df["split"].value_counts()
     short = {s: int(counts.get(s, 0)) for s, need in MIN_PAIRS.items() if counts.get(s, 0) < need}
     if short:
         raise ValueError(f"too few pairs to split: {short} (need at least {MIN_PAIRS}); label more pairs "
                          "(the split is by paper, so a few dozen pairs are the minimum)")
-    return df.assign(score=scores.astype(float))
+    return df
 
 
 def device_and_precision() -> tuple[str, dict]:
