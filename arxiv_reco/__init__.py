@@ -35,7 +35,7 @@ _EXPORTS = {
     "LabelConfig": "labeling",
     "label_pairs": "labeling",
     "alabel_pairs": "labeling",
-    "label_pairs_batch": "labeling",
+    "label_pairs_batch": "batch",
     "label_pairs_teacher": "labeling",
     "plan_labeling": "labeling",
     "format_plan": "labeling",
@@ -46,6 +46,7 @@ _EXPORTS = {
     "evaluate_models": "evaluate",
     "save_report": "evaluate",
     "PaperIndex": "recommend",
+    "index_papers": "recommend",
     "side_by_side": "recommend",
     "plot_scores": "plots",
 }

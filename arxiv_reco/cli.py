@@ -58,11 +58,11 @@ def cmd_pairs(args) -> int:
 
 
 def cmd_label(args) -> int:
+    from .batch import label_pairs_batch
     from .labeling import (
         LabelConfig,
         format_plan,
         label_pairs,
-        label_pairs_batch,
         label_pairs_teacher,
         plan_labeling,
     )
@@ -139,21 +139,20 @@ def cmd_evaluate(args) -> int:
 def cmd_index(args) -> int:
     from .data import read_papers
     from .models import load_model
-    from .recommend import FAISS_AUTO_ABOVE, PaperIndex
+    from .recommend import index_papers
 
     model = load_model(args.model, max_seq_length=args.max_seq_length)
     papers = read_papers(args.papers)
     out = Path(args.out)
-    if (out / "index.json").exists():
-        index = PaperIndex.load(out, model)
-        added = index.add(papers, batch_size=args.batch_size)
+    existed = (out / "index.json").exists()
+    index, added = index_papers(model, papers, out, batch_size=args.batch_size, faiss=args.faiss or None,
+                                rebuild=args.rebuild)
+    if not existed or args.rebuild and added == len(index):
+        print(f"indexed {len(index):,} papers with {index.info['model']} into {out}")
+    elif added:
         print(f"{out}: added {added:,} new papers (now {len(index):,}); existing ones were not re-encoded")
     else:
-        index = PaperIndex.build(model, papers, batch_size=args.batch_size)
-    if args.faiss or len(index) > FAISS_AUTO_ABOVE:
-        index.build_ann()
-    index.save(out)
-    print(f"indexed {len(index):,} papers with {index.info['model']} into {out}")
+        print(f"{out}: all {len(papers):,} papers are already indexed; left it untouched ({len(index):,} papers)")
     return 0
 
 
@@ -336,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--max-seq-length", type=int)
     s.add_argument("--faiss", action="store_true", help="also build an approximate FAISS index (auto above 1M papers)")
+    s.add_argument("--rebuild", action="store_true",
+                   help="the index at --out was built by another model: re-encode everything with this one")
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("recommend", help="related papers for a paper, a text, or a reading list")

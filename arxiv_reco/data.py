@@ -832,10 +832,15 @@ def load_papers(path: str | os.PathLike, **filters):
 
 
 def save_papers(papers, path: str | os.PathLike) -> Path:
-    """Write a corpus as Parquet, so a re-run does not re-read the 4.6 GB snapshot."""
+    """Write a corpus as Parquet (replaced atomically), so a re-run does not re-read the 4.6 GB snapshot.
+
+    >>> save_papers(papers, "papers.parquet")
+    """
+    from .artifacts import replace_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    papers[PAPER_COLUMNS].to_parquet(path, index=False)
+    with replace_file(path) as tmp:
+        papers[PAPER_COLUMNS].to_parquet(tmp, index=False)
     return path
 
 

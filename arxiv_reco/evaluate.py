@@ -214,9 +214,10 @@ def save_report(table: pd.DataFrame, out: str | Path, title: str = "arxiv-reco e
     """Write the table as JSON and a bar chart of the main metrics as PNG beside it."""
     from matplotlib.figure import Figure  # no pyplot: no backend to pick, fine headless and inline
 
+    from .artifacts import save_figure, write_text
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(json.loads(table.reset_index().to_json(orient="records")), indent=2))
+    write_text(out, json.dumps(json.loads(table.reset_index().to_json(orient="records")), indent=2))
     cols = [c for m in MAIN_METRICS for c in table.columns if c == m or (m.endswith("@") and c.startswith(m))]
     png = out.with_suffix(".png")
     fig = Figure(figsize=(1.8 + 1.6 * len(cols), 3.6))
@@ -226,5 +227,5 @@ def save_report(table: pd.DataFrame, out: str | Path, title: str = "arxiv-reco e
     ax.set_ylabel("score (higher is better)")
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize=8)
     fig.tight_layout()
-    fig.savefig(png, dpi=110)
+    save_figure(fig, png)
     return out, png

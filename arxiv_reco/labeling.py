@@ -229,7 +229,7 @@ def _usage(response) -> tuple[int, int]:
     return getattr(u, "prompt_token_count", 0) or 0, out
 
 
-def _retry_delay(error) -> float | None:
+def retry_delay(error) -> float | None:
     """The server's RetryInfo.retryDelay ("17s", "1.5s") from an APIError, if any."""
     details = getattr(error, "details", None)
     if isinstance(details, dict):
@@ -391,7 +391,7 @@ class _Run:
             if kind == "fatal":
                 raise LabelingAborted(fatal_message(e, cfg.model)) from None
             reason = f"http_{code}" if code else type(e).__name__
-            delay = _retry_delay(e)
+            delay = retry_delay(e)
             if code == 429 and delay is not None:
                 self.limiter.pause(delay)  # everyone waits: the quota is shared
             await self.retry_or_fail(unit, attempt, reason, retryable=kind == "retry", server_delay=delay)
@@ -544,150 +544,6 @@ def _settings_record(cfg: LabelConfig) -> dict:
     d = asdict(cfg)
     d["prompt_version"] = cfg.prompt_version
     return d
-
-
-# ---- batch mode ------------------------------------------------------------------------------------
-INLINE_LIMIT_BYTES = 15 << 20  # the Batch API takes up to 20 MB inline; above, upload a JSONL file
-TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
-
-
-def label_pairs_batch(pairs, store: str | LabelStore = "labels.sqlite", config: LabelConfig | None = None,
-                      settings: Settings | None = None, client=None, poll_seconds: float = 30.0,
-                      progress: bool = True, wait: bool = True, **overrides) -> LabelSummary:
-    """Label with the Gemini Batch API: half price, results within 24 h.
-
-    The job's name is kept in the store, so calling this again (after a restart) resumes
-    polling the same job instead of paying twice. Results land in the same store as online
-    labels (labeler ``gemini-batch``); pairs the job could not label stay unlabelled.
-
-    >>> summary = label_pairs_batch(pairs, "labels.sqlite")
-    """
-    from tqdm.auto import tqdm
-
-    settings, cfg = _gemini_config(config, settings, overrides)
-    st, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
-    t0 = time.monotonic()
-    jobs = st.open_batch_jobs(cfg.model, cfg.prompt_version)
-    if not todo and not jobs:
-        return summary
-    client = client or make_client(settings, cfg.timeout)
-    run_id = st.start_run({**_settings_record(cfg), "mode": "batch", "pairs": len(todo)})
-    if not jobs:
-        jobs = [_submit_batch(client, st, cfg, todo)]
-        summary.requests += len(jobs[0][1])
-    for name, units in jobs:
-        summary.batch_job = name
-        job = _poll(client, name, poll_seconds, progress, tqdm, wait)
-        st.set_batch_state(name, _enum_name(job.state))
-        if _enum_name(job.state) == "JOB_STATE_SUCCEEDED":
-            _collect(client, st, cfg, job, units, summary, run_id)
-            st.set_batch_state(name, "collected")
-        elif _enum_name(job.state) in TERMINAL:
-            summary.failed[f"batch_{_enum_name(job.state).removeprefix('JOB_STATE_').lower()}"] += sum(map(len, units.values()))
-    summary.seconds = time.monotonic() - t0
-    summary.cost_usd = cfg.cost(summary.input_tokens, summary.output_tokens, batch=True)
-    return summary
-
-
-def _rest_request(cfg: LabelConfig, unit: list[dict]) -> dict:
-    """One GenerateContentRequest as the REST API spells it (for the JSONL file mode)."""
-    gen = {"temperature": cfg.prompt.temperature, "responseMimeType": "application/json",
-           "responseJsonSchema": response_schema(cfg.prompt.with_reason)}
-    if _thinking_budget(cfg) is not None:
-        gen["thinkingConfig"] = {"thinkingBudget": _thinking_budget(cfg)}
-    return {"contents": [{"role": "user", "parts": [{"text": cfg.prompt.render(unit)}]}],
-            "systemInstruction": {"parts": [{"text": SYSTEM_INSTRUCTION}]}, "generationConfig": gen}
-
-
-def _submit_batch(client, st: LabelStore, cfg: LabelConfig, todo: list[dict]) -> tuple[str, dict[str, list[str]]]:
-    import json
-    import tempfile
-
-    from google.genai import types
-
-    units = {f"u{i}": u for i, u in enumerate(_units(todo, cfg.pairs_per_request))}
-    requests = {key: _rest_request(cfg, unit) for key, unit in units.items()}
-    size = sum(len(json.dumps(r)) for r in requests.values())
-    display = f"arxiv-reco-{cfg.prompt_version}-{len(todo)}pairs"
-    if size <= INLINE_LIMIT_BYTES:
-        src = [types.InlinedRequest(model=cfg.model, contents=cfg.prompt.render(unit), metadata={"key": key},
-                                    config=_generate_config(cfg)) for key, unit in units.items()]
-    else:
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-            for key, req in requests.items():
-                f.write(json.dumps({"key": key, "request": req}) + "\n")
-        uploaded = client.files.upload(file=f.name, config=types.UploadFileConfig(display_name=display, mime_type="jsonl"))
-        src = uploaded.name
-    job = client.batches.create(model=cfg.model, src=src, config=types.CreateBatchJobConfig(display_name=display))
-    ids = {key: [p["pair_id"] for p in unit] for key, unit in units.items()}
-    st.add_batch_job(job.name, cfg.model, cfg.prompt_version, _enum_name(job.state), ids)
-    return job.name, ids
-
-
-def _poll(client, name: str, poll_seconds: float, progress: bool, tqdm, wait: bool):
-    job = client.batches.get(name=name)
-    bar = tqdm(desc=f"batch {name}", bar_format="{desc}: {postfix} [{elapsed}]", disable=not progress)
-    try:
-        while wait and _enum_name(job.state) not in TERMINAL:
-            bar.set_postfix_str(_enum_name(job.state))
-            time.sleep(poll_seconds)
-            job = client.batches.get(name=name)
-        bar.set_postfix_str(_enum_name(job.state))
-    finally:
-        bar.close()
-    return job
-
-
-def _collect(client, st: LabelStore, cfg: LabelConfig, job, units: dict[str, list[str]], summary: LabelSummary,
-             run_id: int) -> None:
-    """Write a finished job's answers into the store, validated exactly as online answers are."""
-    import json
-
-    from google.genai import types
-
-    answers: list[tuple[str | None, object, object]] = []  # (key, response or None, error)
-    dest = job.dest
-    if dest is not None and dest.inlined_responses:
-        keys = list(units)
-        for i, r in enumerate(dest.inlined_responses):
-            key = (r.metadata or {}).get("key") if getattr(r, "metadata", None) else (keys[i] if i < len(keys) else None)
-            answers.append((key, r.response, r.error))
-    elif dest is not None and dest.file_name:
-        for line in client.files.download(file=dest.file_name).decode().splitlines():
-            if line.strip():
-                item = json.loads(line)
-                resp = types.GenerateContentResponse._from_response(response=item["response"], kwargs={}) \
-                    if "response" in item else None
-                answers.append((item.get("key"), resp, item.get("error")))
-    asked = {pid for ids in units.values() for pid in ids}
-    answered = set()
-    for key, response, error in answers:
-        ids = units.get(key or "", [])
-        if not ids:
-            continue
-        answered.update(ids)
-        if error is not None or response is None:
-            for pid in ids:
-                st.put_failure(pid, cfg.model, cfg.prompt_version, "batch_error", labeler="gemini-batch", run_id=run_id)
-                summary.failed["batch_error"] += 1
-            continue
-        tin, tout = _usage(response)
-        summary.input_tokens += tin
-        summary.output_tokens += tout
-        try:
-            scores, reasons, failed = judge_response(response, ids)
-        except AnswerError as e:
-            scores, reasons, failed = {}, {}, dict.fromkeys(ids, e.reason)
-        for pid, score in scores.items():
-            st.put_label(pid, cfg.model, cfg.prompt_version, score, labeler="gemini-batch", reason=reasons.get(pid),
-                         input_tokens=tin // len(ids), output_tokens=tout // len(ids), run_id=run_id)
-            summary.labeled += 1
-        for pid, why in failed.items():
-            st.put_failure(pid, cfg.model, cfg.prompt_version, why, labeler="gemini-batch", run_id=run_id)
-            summary.failed[why] += 1
-    for pid in asked - answered:  # the job returned nothing for these: a re-run asks again
-        st.put_failure(pid, cfg.model, cfg.prompt_version, "batch_no_answer", labeler="gemini-batch", run_id=run_id)
-        summary.failed["batch_no_answer"] += 1
 
 
 # ---- the offline teacher ----------------------------------------------------------------------------

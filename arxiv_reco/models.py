@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .artifacts import recover
 from .config import CACHE_DIR, hf_offline
 
 log = logging.getLogger("arxiv_reco")
@@ -99,6 +100,7 @@ def _assemble(short: str, packages: list[str]) -> Path | None:
 def resolve_model(name: str | Path) -> tuple[str, str]:
     """(what to load, where it comes from): a local folder, the Hub, or an installed copy."""
     path = Path(str(name)).expanduser()
+    recover(path)  # a training run killed mid-swap: finish it first
     if path.is_dir():
         return str(path), f"local folder {path}"
     copy = local_copy(str(name))

@@ -325,7 +325,14 @@ def pair_report(pairs: pd.DataFrame, papers: pd.DataFrame) -> pd.DataFrame:
 
 
 def save_pairs(pairs: pd.DataFrame, path) -> None:
-    pairs[PAIR_COLUMNS].to_csv(path, index=False)
+    """Write ``pairs.csv`` (replaced atomically: a killed run leaves the old file or the new one).
+
+    >>> save_pairs(pairs, "pairs.csv")
+    """
+    from .artifacts import replace_file
+
+    with replace_file(path) as tmp:
+        pairs[PAIR_COLUMNS].to_csv(tmp, index=False)
 
 
 def read_pairs(path) -> pd.DataFrame:

@@ -49,5 +49,7 @@ def plot_scores(labels: pd.DataFrame, pairs: pd.DataFrame | None = None, out: st
     ax.set_title(f"{len(df):,} labelled pairs, mean score {df['score'].mean():.2f}")
     fig.tight_layout()
     if out:
-        fig.savefig(out, dpi=110)
+        from .artifacts import save_figure
+
+        save_figure(fig, out)
     return notebook_png(fig)

@@ -15,7 +15,6 @@ fraction of a second on a laptop CPU. Above ~1M papers (or on request) a FAISS I
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -25,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .artifacts import recover, replace_dir
 from .data import TEXT_RECIPE, paper_text
+from .embed import encode, model_fingerprint
 
 META_COLUMNS = ["id", "title", "authors", "primary_category", "categories", "update_date"]
 FAISS_AUTO_ABOVE = 1_000_000
-_PROBE = "A probe sentence that fingerprints an embedding model: graph neural networks for molecules."
 _VERSION = re.compile(r"v\d+$")
 _BLOCK = 262_144  # rows per float16 block: keeps the block's scores at ~50 MB for 100 queries
 
@@ -41,12 +41,6 @@ class IndexMismatchError(ValueError):
 def base_id(paper_id: str) -> str:
     """'2401.01234v2' -> '2401.01234': versions of one paper are the same paper."""
     return _VERSION.sub("", str(paper_id))
-
-
-def model_fingerprint(model) -> str:
-    """A hash of the model's embedding of a fixed probe: differs when the weights differ."""
-    v = model.encode([_PROBE], normalize_embeddings=True, convert_to_numpy=True)[0]
-    return hashlib.sha256(np.round(v.astype(np.float32), 3).tobytes()).hexdigest()[:16]
 
 
 class PaperIndex:
@@ -78,8 +72,12 @@ class PaperIndex:
 
     # ---- building ----------------------------------------------------------------------------------
     @classmethod
-    def build(cls, model, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True) -> PaperIndex:
+    def build(cls, model, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True,
+              checkpoint: str | Path | None = None) -> PaperIndex:
         """Encode title + abstract exactly as training saw them (data.paper_text).
+
+        ``checkpoint``: a folder where finished shards are kept, so a killed build resumes
+        (``arxiv-reco index`` uses a hidden one beside the index).
 
         >>> index = PaperIndex.build(model, papers)
         """
@@ -88,19 +86,23 @@ class PaperIndex:
         if isinstance(model, str | Path):
             model = load_model(model)
         papers = _check_papers(papers)
-        emb = _encode(model, papers, batch_size, show_progress)
+        emb = _encode(model, papers, batch_size, show_progress, checkpoint)
         info = {"model": getattr(model, "arxiv_reco_name", None) or type(model).__name__,
                 "model_fingerprint": model_fingerprint(model), "text_recipe": TEXT_RECIPE,
                 "dim": int(emb.shape[1]) if emb.ndim == 2 else 0, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         return cls(emb, _meta(papers), info, model)
 
-    def add(self, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True) -> int:
-        """Append papers not yet in the index (old ones are not re-encoded); returns how many."""
+    def add(self, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True,
+            checkpoint: str | Path | None = None) -> int:
+        """Append papers not yet in the index (old ones are not re-encoded); returns how many.
+
+        >>> index.add(new_papers); index.save("index/")
+        """
         papers = _check_papers(papers)
         new = papers[~papers["id"].isin(self._row)]
         if new.empty:
             return 0
-        emb = _encode(self.model, new, batch_size, show_progress)
+        emb = _encode(self.model, new, batch_size, show_progress, checkpoint)
         self.embeddings = np.concatenate([np.asarray(self.embeddings), emb])
         self.meta = pd.concat([self.meta, _meta(new)], ignore_index=True)
         self._rebuild_lookups()
@@ -135,19 +137,24 @@ class PaperIndex:
 
     # ---- saving -------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """A folder: embeddings.npy (float16), meta.parquet, index.json (+ faiss.index if built)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        np.save(path / "embeddings.npy", np.asarray(self.embeddings, dtype=np.float16))
-        meta = self.meta.copy()
-        meta["categories"] = meta["categories"].map(lambda c: " ".join(c) if isinstance(c, list | np.ndarray) else str(c))
-        meta.to_parquet(path / "meta.parquet", index=False)
-        info = dict(self.info, count=len(self))
-        (path / "index.json").write_text(json.dumps(info, indent=1))
-        if self._faiss is not None:
-            import faiss
+        """A folder: embeddings.npy (float16), meta.parquet, index.json (+ faiss.index if built),
+        replaced as a whole only once the new one is complete (the old one may be the very
+        files this index is memory-mapped from).
 
-            faiss.write_index(self._faiss, str(path / "faiss.index"))
+        >>> index.save("index/")
+        """
+        path = Path(path)
+        with replace_dir(path, keep_if="index.json") as tmp:
+            _save_embeddings(self.embeddings, tmp / "embeddings.npy")
+            meta = self.meta.copy()
+            meta["categories"] = meta["categories"].map(lambda c: " ".join(c) if isinstance(c, list | np.ndarray) else str(c))
+            meta.to_parquet(tmp / "meta.parquet", index=False)
+            if self._faiss is not None:
+                import faiss
+
+                faiss.write_index(self._faiss, str(tmp / "faiss.index"))
+            # written last: a folder with index.json is a complete index
+            (tmp / "index.json").write_text(json.dumps(dict(self.info, count=len(self)), indent=1))
         return path
 
     @classmethod
@@ -157,6 +164,7 @@ class PaperIndex:
         >>> index = PaperIndex.load("index/", model)
         """
         path = Path(path)
+        recover(path)
         if not (path / "index.json").exists():
             raise FileNotFoundError(f"No index at {path} (index.json missing); build one with `arxiv-reco index`")
         info = json.loads((path / "index.json").read_text())
@@ -323,6 +331,48 @@ class PaperIndex:
         return k  # larger than the corpus: every other paper comes back, best first (documented)
 
 
+def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int = 64, faiss: bool | None = None,
+                 rebuild: bool = False, show_progress: bool = True) -> tuple[PaperIndex, int]:
+    """The corpus indexed at ``out``: built the first time, afterwards only papers not yet in it
+    are encoded and appended (nothing new: the folder is left untouched). A killed run resumes
+    from the shards it finished (kept in a hidden folder beside ``out``). Returns the index and
+    how many papers were encoded now.
+
+    ``faiss``: also keep a FAISS index (None: automatically above FAISS_AUTO_ABOVE papers).
+    ``rebuild``: when the saved index was built by another model, re-encode every paper with
+    this one (the old index stays in place until the new one is complete); otherwise refuse.
+
+    >>> index, added = index_papers(model, papers, "index/")
+    """
+    from .embed import checkpoint_for, drop_checkpoint
+
+    out = Path(out)
+    ckpt = checkpoint_for(out)
+    recover(out)
+    index = None
+    if (out / "index.json").exists():
+        try:
+            index = PaperIndex.load(out, model)
+        except IndexMismatchError as e:
+            if not rebuild:
+                raise IndexMismatchError(f"{e} (or pass rebuild=True / --rebuild to re-encode everything with this "
+                                         "model; the old index stays until the new one is complete)") from None
+    fresh = index is None
+    if not fresh:
+        added = index.add(papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt)
+    else:
+        index = PaperIndex.build(model, papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt)
+        added = len(index)
+    wants_ann = faiss if faiss is not None else len(index) > FAISS_AUTO_ABOVE
+    if wants_ann and index._faiss is None:
+        index.build_ann()
+    elif not fresh and not added:
+        return index, 0  # nothing new: the saved index stays exactly as it was
+    index.save(out)
+    drop_checkpoint(ckpt)
+    return index, added
+
+
 def _exact_candidates(emb: np.ndarray, queries: np.ndarray, want: int, mask: np.ndarray | None) -> list[np.ndarray]:
     """Row ids of the `want` best rows per query: float16 products and torch.topk, block by block
     (torch multiplies float16 directly; numpy would first convert, ~5x slower)."""
@@ -369,13 +419,21 @@ def _meta(papers: pd.DataFrame) -> pd.DataFrame:
     return meta.reset_index(drop=True)
 
 
-def _encode(model, papers: pd.DataFrame, batch_size: int, show_progress: bool) -> np.ndarray:
-    if len(papers) == 0:
-        dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else 0
-        return np.zeros((0, dim), dtype=np.float16)
-    emb = model.encode(papers["text"].tolist(), batch_size=batch_size, normalize_embeddings=True,
-                       convert_to_numpy=True, show_progress_bar=show_progress)
-    return emb.astype(np.float16)
+def _encode(model, papers: pd.DataFrame, batch_size: int, show_progress: bool, checkpoint) -> np.ndarray:
+    return encode(model, papers["text"].tolist(), batch_size=batch_size, progress=show_progress,
+                  checkpoint=checkpoint, dtype=np.float16, desc="indexing")
+
+
+def _save_embeddings(emb: np.ndarray, out: Path) -> None:
+    """Stream (possibly memory-mapped) embeddings into a new .npy block by block: flat memory."""
+    if len(emb) == 0:
+        np.save(out, np.asarray(emb, dtype=np.float16))
+        return
+    dest = np.lib.format.open_memmap(out, mode="w+", dtype=np.float16, shape=tuple(emb.shape))
+    for start in range(0, len(emb), _BLOCK):
+        dest[start : start + _BLOCK] = emb[start : start + _BLOCK]
+    dest.flush()
+    del dest
 
 
 def side_by_side(papers: pd.DataFrame, models: dict, paper_ids: Sequence[str], k: int = 5) -> pd.DataFrame:

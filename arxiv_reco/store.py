@@ -161,8 +161,10 @@ class LabelStore:
         df["text_a"] = [paper_text(t, a) for t, a in zip(df["title_a"], df["abstract_a"])]
         df["text_b"] = [paper_text(t, a) for t, a in zip(df["title_b"], df["abstract_b"])]
         df = df[LABEL_COLUMNS]
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
+        from .artifacts import replace_file
+
+        with replace_file(out) as tmp:
+            df.to_csv(tmp, index=False)
         return df
 
     # ---- batch jobs ---------------------------------------------------------------------------
@@ -175,11 +177,16 @@ class LabelStore:
     def set_batch_state(self, name: str, state: str) -> None:
         self._db.execute("UPDATE batch_jobs SET state=?, updated_at=? WHERE name=?", (state, time.time(), name))
 
+    def rename_batch_job(self, old: str, new: str, state: str) -> None:
+        """A job registered before submission gets the name the service gave it."""
+        self._db.execute("UPDATE batch_jobs SET name=?, state=?, updated_at=? WHERE name=?", (new, state, time.time(), old))
+
     def open_batch_jobs(self, model: str, prompt_version: str) -> list[tuple[str, dict[str, list[str]]]]:
         """Jobs submitted but not yet written into the store: resumed instead of re-submitted."""
         rows = self._db.execute(
             "SELECT name, units FROM batch_jobs WHERE model=? AND prompt_version=? AND state NOT IN "
-            "('collected', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED') ORDER BY created_at",
+            "('collected', 'abandoned', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED', "
+            "'JOB_STATE_NOT_FOUND') ORDER BY created_at",
             (model, prompt_version))
         return [(name, json.loads(units)) for name, units in rows]
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .artifacts import replace_dir
 from .config import DEFAULT_BASE_MODEL, FINETUNED_DIR
 from .data import TEXT_RECIPE
 from .store import read_labels, validate_labels
@@ -76,6 +77,11 @@ def check_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
         raise ValueError(f"too few pairs to split: {short} (need at least {MIN_PAIRS}); label more pairs "
                          "(the split is by paper, so a few dozen pairs are the minimum)")
     return df
+
+
+def is_model_dir(path: Path) -> bool:
+    """A folder holding a saved sentence-transformers (or transformers) model."""
+    return (path / "modules.json").exists() or (path / "config.json").exists()
 
 
 def device_and_precision() -> tuple[str, dict]:
@@ -227,17 +233,19 @@ def finetune(
     after = evaluate_models({"fine-tuned": model}, papers, df, qrels)
     table = pd.concat([before, after])
 
-    # 8. save: model, card, curve, evaluation
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save(str(output_dir))
-    curve = plot_curve(history, output_dir / "training_curve.png")
-    (output_dir / "training_log.json").write_text(json.dumps(history, indent=1, default=float))
-    (output_dir / "evaluation.json").write_text(table.reset_index().to_json(orient="records", indent=1))
-    (output_dir / "arxiv_reco.json").write_text(json.dumps({
-        "base_model": str(base_model), "base_source": base_source, "text_recipe": TEXT_RECIPE, "loss": loss,
-        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "max_seq_length": max_seq_length,
-        "seed": seed, "train_pairs": len(train_df), "device": device}, indent=1))
-    _append_card(output_dir / "README.md", table, loss, len(train_df))
+    # 8. save: model, card, curve, evaluation; an existing model is replaced only once the new
+    #    folder is complete (a kill mid-save leaves the old model loadable)
+    with replace_dir(output_dir, keep_if=is_model_dir) as tmp:
+        model.save(str(tmp))
+        curve = plot_curve(history, tmp / "training_curve.png")
+        (tmp / "training_log.json").write_text(json.dumps(history, indent=1, default=float))
+        (tmp / "evaluation.json").write_text(table.reset_index().to_json(orient="records", indent=1))
+        (tmp / "arxiv_reco.json").write_text(json.dumps({
+            "base_model": str(base_model), "base_source": base_source, "text_recipe": TEXT_RECIPE, "loss": loss,
+            "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+            "max_seq_length": max_seq_length, "seed": seed, "train_pairs": len(train_df), "device": device}, indent=1))
+        _append_card(tmp / "README.md", table, loss, len(train_df))
+    curve = output_dir / curve.name if curve else None
     if push_to_hub:
         model.push_to_hub(push_to_hub)
     return TrainResult(output_dir, table, history, curve, time.perf_counter() - t0,

@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from fake_gemini import FakeGemini, expected_score
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -25,3 +27,51 @@ def sample_papers_df():
 
     papers, _ = load_papers(SAMPLE_2K)
     return papers
+
+
+# ---- labelling: the real SDK against the loopback fake ------------------------------------------
+KEY = "fake-gemini-key-never-printed-0123456789"
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """40 mixed pairs of real papers: what the labelling tests label."""
+    from arxiv_reco.data import load_papers
+    from arxiv_reco.pairs import sample_pairs
+
+    papers, _ = load_papers(SAMPLE_2K, limit=300)
+    return sample_pairs(papers, n=40, seed=0)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    with FakeGemini(api_key=KEY) as server:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+        yield server
+
+
+@pytest.fixture
+def settings():
+    from arxiv_reco.config import load_settings
+
+    return load_settings(env_file=None, gemini_api_key=KEY)
+
+
+def fast(**kw) -> dict:
+    """Small backoffs so retry tests take milliseconds."""
+    return {"backoff_base": 0.02, "progress": False, **kw}
+
+
+def stored(store_path) -> pd.DataFrame:
+    from arxiv_reco.store import LabelStore
+
+    return LabelStore(store_path).rows()
+
+
+def assert_scores_are_the_pairs_own(store_path, pairs):
+    expected = {r["pair_id"]: expected_score(r) for r in pairs.to_dict("records")}
+    rows = stored(store_path)
+    ok = rows[rows["status"] == "ok"]
+    assert len(ok) > 0
+    for pid, score in zip(ok["pair_id"], ok["score"]):
+        assert score == pytest.approx(expected[pid]), f"{pid} got another pair's score"

@@ -1,13 +1,17 @@
 """A loopback fake of the Gemini REST API that the real google-genai SDK talks to.
 
-Point the SDK at it with GOOGLE_GEMINI_BASE_URL=fake.url. It speaks generateContent,
-batchGenerateContent and batches/{id} as the real service does, checks the API key, and
-scores each pair with a deterministic hidden rule (:func:`hidden_score`), so a test can tell
-a correct label from a swapped one. Faults are scripted:
+Point the SDK at it with GOOGLE_GEMINI_BASE_URL=fake.url. It speaks generateContent, the Batch
+API (batchGenerateContent with inlined requests or an uploaded JSONL file, batches/{id}, the
+batch list) and the Files API (resumable upload, download) as the real service does, checks the
+API key, and scores each pair with a deterministic hidden rule (:func:`hidden_score`), so a test
+can tell a correct label from a swapped one. Faults are scripted:
 
     fake.script.extend(["429:0.5", "503", "hang:5", "malformed", "out_of_range", "blocked",
                         "empty", "drop_first", "repeat_first"])   # consumed by consecutive requests
     fake.pair_faults["a__b"] = deque(["503"])                    # consumed by requests with that pair
+    fake.call_faults["get"].extend(["503", "drop", "429:0.1", "hang:2"])   # batches.get, in turn
+    # also "create" (batchGenerateContent; "accept_then_drop" creates the job, then hangs up),
+    # "list", "upload" (the upload's first request) and "download"
 """
 
 from __future__ import annotations
@@ -71,6 +75,10 @@ class FakeGemini:
         self.rejected_429 = 0
         self.batches: dict[str, dict] = {}
         self.batch_polls_pending = batch_polls_pending
+        self.call_faults: dict[str, deque[str]] = {k: deque() for k in ("get", "create", "list", "upload", "download")}
+        self.calls: dict[str, int] = dict.fromkeys(self.call_faults, 0)
+        self.files: dict[str, bytes] = {}  # files/{id} -> content (uploaded requests, results)
+        self._uploads: dict[str, bytearray] = {}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._bucket = max(1.0, (rpm_cap or 0) / 60.0)
@@ -168,16 +176,27 @@ class FakeGemini:
         }
 
     def create_batch(self, model: str, body: dict) -> tuple[int, dict]:
-        batch = body.get("batch", {})
-        reqs = batch.get("inputConfig", {}).get("requests", {}).get("requests", [])
+        batch = body.get("batch", body)
+        source = batch.get("inputConfig", {})
         name = f"batches/{uuid.uuid4().hex[:12]}"
         outputs = []
+        if "fileName" in source:  # file mode: one {"key", "request"} per line, answered into a results file
+            lines = [json.loads(x) for x in self.files[source["fileName"]].decode().splitlines() if x.strip()]
+            reqs = [{"request": x["request"], "metadata": {"key": x["key"]}} for x in lines]
+        else:
+            reqs = source.get("requests", {}).get("requests", [])
         for r in reqs:
             status, resp = self.answer(model, r.get("request", {}), record=True)
             out = {"metadata": r.get("metadata")} if r.get("metadata") else {}
             out.update({"response": resp} if status == 200 else {"error": resp["error"]})
             outputs.append(out)
-        self.batches[name] = {"model": model, "display": batch.get("displayName"), "outputs": outputs, "polls": 0}
+        results = None
+        if "fileName" in source:
+            results = f"files/out-{uuid.uuid4().hex[:8]}"
+            self.files[results] = "".join(json.dumps({"key": o["metadata"]["key"], **{k: v for k, v in o.items()
+                                                      if k != "metadata"}}) + "\n" for o in outputs).encode()
+        self.batches[name] = {"model": model, "display": batch.get("displayName"), "outputs": outputs,
+                              "results_file": results, "polls": 0, "created": time.time()}
         return 200, self._batch_json(name)
 
     def _batch_json(self, name: str) -> dict:
@@ -188,8 +207,15 @@ class FakeGemini:
                 "state": "BATCH_STATE_SUCCEEDED" if done else "BATCH_STATE_PENDING",
                 "createTime": "2026-11-26T00:00:00Z"}
         if done:
-            meta["output"] = {"inlinedResponses": {"inlinedResponses": b["outputs"]}}
+            meta["output"] = ({"responsesFile": b["results_file"]} if b["results_file"]
+                              else {"inlinedResponses": {"inlinedResponses": b["outputs"]}})
         return {"name": name, "metadata": meta, "done": done}
+
+    def call_fault(self, call: str) -> str | None:
+        with self._lock:
+            self.calls[call] += 1
+            q = self.call_faults[call]
+            return q.popleft() if q else None
 
     # ---- HTTP ----------------------------------------------------------------------------------
     def _handler_class(self):
@@ -219,12 +245,51 @@ class FakeGemini:
                     return False
                 return True
 
+            def _fault(self, call: str) -> bool:
+                """Apply the next scripted fault of this call; True when it answered (or hung up)."""
+                return self._apply(fake.call_fault(call))
+
+            def _apply(self, fault: str | None) -> bool:
+                if not fault:
+                    return False
+                kind, _, arg = fault.partition(":")
+                if kind == "hang":
+                    time.sleep(float(arg or 5))
+                    return False
+                if kind == "drop":  # the connection closes with no answer at all
+                    self.close_connection = True
+                    return True
+                if kind == "429":
+                    self._send(429, _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", retry_delay=float(arg or 1)))
+                else:
+                    self._send(int(kind), _error(int(kind), "UNAVAILABLE", "The service is busy."))
+                return True
+
+            def _send_raw(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                path = self.path.split("?")[0]
+                if path.startswith("/upload/session/"):  # resumable upload chunks carry no key
+                    return self._upload_chunk(path.rsplit("/", 1)[1], raw)
                 if not self._authorized():
                     return
-                m = PATH_RE.match(self.path.split("?")[0])
+                if re.match(r"^/upload/(?:v1|v1beta)/files$", path):
+                    if self._fault("upload"):
+                        return
+                    uid = uuid.uuid4().hex[:12]
+                    fake._uploads[uid] = bytearray()
+                    return self._send_raw(200, b"{}", {"X-Goog-Upload-URL": f"{fake.url}/upload/session/{uid}",
+                                                       "X-Goog-Upload-Status": "active"})
+                body = json.loads(raw or b"{}")
+                m = PATH_RE.match(path)
                 if not m:
                     return self._send(404, _error(404, "NOT_FOUND", f"unknown path {self.path}"))
                 model = m["model"]
@@ -234,8 +299,29 @@ class FakeGemini:
                 if m["method"] == "generateContent":
                     return self._send(*fake.answer(model, body))
                 if m["method"] == "batchGenerateContent":
+                    fault = fake.call_fault("create")
+                    if fault == "accept_then_drop":  # the job exists, but its answer is lost
+                        fake.create_batch(model, body)
+                        self.close_connection = True
+                        return
+                    if self._apply(fault):
+                        return
                     return self._send(*fake.create_batch(model, body))
                 return self._send(404, _error(404, "NOT_FOUND", f"unknown method {m['method']}"))
+
+            def _upload_chunk(self, uid: str, raw: bytes) -> None:
+                buf = fake._uploads.get(uid)
+                if buf is None:
+                    return self._send(404, _error(404, "NOT_FOUND", "unknown upload session"))
+                offset = int(self.headers.get("X-Goog-Upload-Offset") or 0)
+                buf[offset:] = raw
+                if "finalize" not in (self.headers.get("X-Goog-Upload-Command") or ""):
+                    return self._send_raw(200, b"{}", {"X-Goog-Upload-Status": "active"})
+                name = f"files/{uid}"
+                fake.files[name] = bytes(buf)
+                body = {"file": {"name": name, "mimeType": "jsonl", "sizeBytes": str(len(buf)), "state": "ACTIVE"}}
+                return self._send_raw(200, json.dumps(body).encode(), {"X-Goog-Upload-Status": "final",
+                                                                       "Content-Type": "application/json"})
 
             def do_GET(self):
                 if self.path == "/_stats":  # for benchmarks running the fake in another process
@@ -243,9 +329,24 @@ class FakeGemini:
                                             "times": [e["t"] for e in fake.log]})
                 if not self._authorized():
                     return
-                m = re.match(r"^/(?:v1|v1beta)/(batches/[^/?]+)", self.path)
+                path = self.path.split("?")[0]
+                if re.match(r"^/(?:v1|v1beta)/batches$", path):
+                    if self._fault("list"):
+                        return
+                    ops = [fake._batch_json(n) for n in sorted(fake.batches, key=lambda n: -fake.batches[n]["created"])]
+                    return self._send(200, {"operations": ops})
+                m = re.match(r"^/(?:v1|v1beta)/(files/[^/:]+):download$", path)
+                if m:
+                    if self._fault("download"):
+                        return
+                    if m[1] not in fake.files:
+                        return self._send(404, _error(404, "NOT_FOUND", f"{m[1]} not found"))
+                    return self._send_raw(200, fake.files[m[1]], {"Content-Type": "application/octet-stream"})
+                m = re.match(r"^/(?:v1|v1beta)/(batches/[^/:]+)$", path)
                 if not m or m[1] not in fake.batches:
                     return self._send(404, _error(404, "NOT_FOUND", f"{self.path} not found"))
+                if self._fault("get"):
+                    return
                 fake.batches[m[1]]["polls"] += 1
                 return self._send(200, fake._batch_json(m[1]))
 

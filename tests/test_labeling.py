@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, SAMPLE_2K
-from fake_gemini import FakeGemini, expected_score
+from conftest import KEY, REPO, assert_scores_are_the_pairs_own, fast, stored
+from fake_gemini import FakeGemini
 
 from arxiv_reco.config import load_settings
-from arxiv_reco.data import load_papers
 from arxiv_reco.labeling import (
     LabelConfig,
     LabelingAborted,
@@ -27,49 +26,10 @@ from arxiv_reco.labeling import (
     alabel_pairs,
     format_plan,
     label_pairs,
-    label_pairs_batch,
     plan_labeling,
 )
-from arxiv_reco.pairs import sample_pairs, save_pairs
+from arxiv_reco.pairs import save_pairs
 from arxiv_reco.store import LABEL_COLUMNS, LabelStore, read_labels
-
-KEY = "fake-gemini-key-never-printed-0123456789"
-
-
-@pytest.fixture(scope="module")
-def pairs():
-    papers, _ = load_papers(SAMPLE_2K, limit=300)
-    return sample_pairs(papers, n=40, seed=0)
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    with FakeGemini(api_key=KEY) as server:
-        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
-        yield server
-
-
-@pytest.fixture
-def settings():
-    return load_settings(env_file=None, gemini_api_key=KEY)
-
-
-def fast(**kw) -> dict:
-    """Small backoffs so retry tests take milliseconds."""
-    return {"backoff_base": 0.02, "progress": False, **kw}
-
-
-def stored(store_path) -> pd.DataFrame:
-    return LabelStore(store_path).rows()
-
-
-def assert_scores_are_the_pairs_own(store_path, pairs):
-    expected = {r["pair_id"]: expected_score(r) for r in pairs.to_dict("records")}
-    rows = stored(store_path)
-    ok = rows[rows["status"] == "ok"]
-    assert len(ok) > 0
-    for pid, score in zip(ok["pair_id"], ok["score"]):
-        assert score == pytest.approx(expected[pid]), f"{pid} got another pair's score"
 
 
 def test_success_labels_every_pair_with_its_own_score(fake, settings, pairs, tmp_path):
@@ -215,20 +175,6 @@ def _count_ok(path: Path) -> int:
             return db.execute("SELECT COUNT(*) FROM labels WHERE status='ok'").fetchone()[0]
     except sqlite3.Error:
         return 0
-
-
-def test_batch_mode_labels_into_the_same_store_and_resumes_by_job_name(fake, settings, pairs, tmp_path):
-    store = tmp_path / "l.sqlite"
-    first = label_pairs_batch(pairs, store, settings=settings, poll_seconds=0.01, progress=False, wait=False)
-    assert first.batch_job and first.labeled == 0  # submitted, still pending
-    jobs_before = len(fake.batches)
-    second = label_pairs_batch(pairs, store, settings=settings, poll_seconds=0.01, progress=False, pairs_per_request=4)
-    assert len(fake.batches) == jobs_before == 1  # resumed, not submitted twice
-    assert second.batch_job == first.batch_job and second.labeled == 40
-    rows = stored(store)
-    assert (rows["labeler"] == "gemini-batch").all()
-    assert_scores_are_the_pairs_own(store, pairs)
-    assert second.cost_usd == pytest.approx(LabelConfig().cost(second.input_tokens, second.output_tokens) / 2)
 
 
 def test_prices_pick_the_most_specific_model_name():

@@ -1,0 +1,7 @@
+"""`python -m arxiv_reco ...` is the `arxiv-reco` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
