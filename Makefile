@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= demo-output
+MIN_VENV ?= .venv-min
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test test-min lint bench clean venv
 
 venv: $(VENV)/.installed
 
@@ -24,8 +25,25 @@ $(VENV)/.teacher: $(VENV)/.installed requirements-teacher.txt
 demo: venv $(VENV)/.teacher
 	$(VENV)/bin/arxiv-reco demo --out $(OUT)
 
+# The tests run against the package as installed (a wheel, not the checkout): -P keeps the
+# working folder off sys.path, and the package is reinstalled from the current tree first.
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pip install -q --no-deps --force-reinstall .
+	$(PY) -P -m pytest -q
+	$(PY) -m pip install -q --no-deps -e .
+
+# The lowest declared versions of the direct dependencies (requirements.txt's ">=" read as "=="),
+# with the fast tests: CI proves the floors are true. torch stays the machine's build.
+test-min:
+	rm -rf $(MIN_VENV) && $(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python scripts/install_torch.py
+	sed -E 's/>=/==/' requirements.txt | grep -v '^torch' > $(MIN_VENV)/floors.txt
+	$(MIN_VENV)/bin/python -m pip install -q -r $(MIN_VENV)/floors.txt
+	$(MIN_VENV)/bin/python -m pip install -q --no-deps .
+	sed -E 's/\[[a-z,]+\]//' $(MIN_VENV)/floors.txt > $(MIN_VENV)/constraints.txt  # constraints take no extras
+	$(MIN_VENV)/bin/python -m pip install -q -r requirements-dev.txt -c $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/python -m pip check
+	$(MIN_VENV)/bin/python -P -m pytest -q -m "not slow" -p no:cacheprovider
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -34,4 +52,4 @@ bench: venv
 	$(PY) bench/loader.py
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) $(OUT) .pytest_cache build *.egg-info

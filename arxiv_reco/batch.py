@@ -23,24 +23,26 @@ import tempfile
 import time
 import uuid
 
-from .labeling import (
-    LabelConfig,
-    LabelingAborted,
-    LabelSummary,
+from .gemini import (
     _enum_name,
-    _gemini_config,
     _generate_config,
-    _records,
-    _settings_record,
     _thinking_budget,
-    _todo,
-    _units,
     _usage,
     classify,
     fatal_message,
     judge_response,
     make_client,
     retry_delay,
+)
+from .labeling import (
+    LabelConfig,
+    LabelingAborted,
+    LabelSummary,
+    _gemini_config,
+    _records,
+    _settings_record,
+    _todo,
+    _units,
 )
 from .prompts import SYSTEM_INSTRUCTION, AnswerError, response_schema
 from .store import LabelStore

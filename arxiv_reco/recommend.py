@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import recover, replace_dir
-from .data import TEXT_RECIPE, paper_text
+from .corpus import TEXT_RECIPE, paper_text
 from .embed import encode, model_fingerprint
 
 META_COLUMNS = ["id", "title", "authors", "primary_category", "categories", "update_date"]
@@ -73,21 +73,20 @@ class PaperIndex:
     # ---- building ----------------------------------------------------------------------------------
     @classmethod
     def build(cls, model, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True,
-              checkpoint: str | Path | None = None) -> PaperIndex:
-        """Encode title + abstract exactly as training saw them (data.paper_text).
+              checkpoint: str | Path | None = None, model_name: str | None = None) -> PaperIndex:
+        """Encode title + abstract exactly as training saw them (corpus.paper_text).
 
+        ``model``: a folder or hub name (recorded, so the index reloads its model by itself),
+        or a loaded model (then ``model_name`` says what to record, if anything).
         ``checkpoint``: a folder where finished shards are kept, so a killed build resumes
         (``arxiv-reco index`` uses a hidden one beside the index).
 
-        >>> index = PaperIndex.build(model, papers)
+        >>> index = PaperIndex.build("finetuned-arxiv-recommender", papers)
         """
-        from .models import load_model
-
-        if isinstance(model, str | Path):
-            model = load_model(model)
+        model, model_name = _model_and_name(model, model_name)
         papers = _check_papers(papers)
         emb = _encode(model, papers, batch_size, show_progress, checkpoint)
-        info = {"model": getattr(model, "arxiv_reco_name", None) or type(model).__name__,
+        info = {"model": model_name,
                 "model_fingerprint": model_fingerprint(model), "text_recipe": TEXT_RECIPE,
                 "dim": int(emb.shape[1]) if emb.ndim == 2 else 0, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         return cls(emb, _meta(papers), info, model)
@@ -214,9 +213,9 @@ class PaperIndex:
             return None
         keep = np.ones(len(self), dtype=bool)
         if categories:
-            from .data import _Filter
+            from .corpus import CategoryFilter
 
-            flt = _Filter.build(categories)
+            flt = CategoryFilter.build(categories)
             keep &= np.array([flt.category_ok(c) for c in self.meta["categories"]])
         dates = self.meta["update_date"].astype(str)
         if since:
@@ -331,24 +330,36 @@ class PaperIndex:
         return k  # larger than the corpus: every other paper comes back, best first (documented)
 
 
+def _model_and_name(model, name: str | None):
+    """(a loaded model, the name to record for it): names and folders resolve and name themselves."""
+    from .models import ModelRef, load_model, resolve_model
+
+    if isinstance(model, str | Path | ModelRef):
+        ref = resolve_model(model)
+        return load_model(ref), ref.name
+    return model, name
+
+
 def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int = 64, faiss: bool | None = None,
-                 rebuild: bool = False, show_progress: bool = True) -> tuple[PaperIndex, int]:
+                 rebuild: bool = False, show_progress: bool = True, model_name: str | None = None) -> tuple[PaperIndex, int]:
     """The corpus indexed at ``out``: built the first time, afterwards only papers not yet in it
     are encoded and appended (nothing new: the folder is left untouched). A killed run resumes
     from the shards it finished (kept in a hidden folder beside ``out``). Returns the index and
     how many papers were encoded now.
 
+    ``model``: a folder or hub name, or a loaded model (``model_name`` then says what to record).
     ``faiss``: also keep a FAISS index (None: automatically above FAISS_AUTO_ABOVE papers).
     ``rebuild``: when the saved index was built by another model, re-encode every paper with
     this one (the old index stays in place until the new one is complete); otherwise refuse.
 
-    >>> index, added = index_papers(model, papers, "index/")
+    >>> index, added = index_papers("finetuned-arxiv-recommender", papers, "index/")
     """
     from .embed import checkpoint_for, drop_checkpoint
 
     out = Path(out)
     ckpt = checkpoint_for(out)
     recover(out)
+    model, model_name = _model_and_name(model, model_name)
     index = None
     if (out / "index.json").exists():
         try:
@@ -361,7 +372,8 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
     if not fresh:
         added = index.add(papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt)
     else:
-        index = PaperIndex.build(model, papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt)
+        index = PaperIndex.build(model, papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt,
+                                 model_name=model_name)
         added = len(index)
     wants_ann = faiss if faiss is not None else len(index) > FAISS_AUTO_ABOVE
     if wants_ann and index._faiss is None:

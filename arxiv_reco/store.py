@@ -5,7 +5,8 @@ tokens, attempts and latency. Each label is committed as it arrives (WAL), so a 
 loses at most the requests in flight, and a re-run asks the API only for pairs without a label::
 
     store = LabelStore("labels.sqlite")
-    store.export(pairs, "my_labeled_training_data.csv", model="gemini-2.5-flash")
+    store.counts()                       # {'ok': 1990, 'failed: http_503': 10}
+    store.scores("gemini-2.5-flash")     # what export_labels joins with the pairs
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
 from pathlib import Path
-
-LABEL_COLUMNS = ["pair_id", "id_a", "id_b", "text_a", "text_b", "score", "split", "labeler", "model", "prompt_version"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS labels (
@@ -141,14 +139,10 @@ class LabelStore:
         return list(self._db.execute(
             "SELECT model, prompt_version, COUNT(*) FROM labels WHERE status='ok' GROUP BY 1, 2 ORDER BY 3 DESC"))
 
-    def export(self, pairs, out: str | os.PathLike, model: str | None = None, prompt_version: str | None = None):
-        """Write my_labeled_training_data.csv: every pair of ``pairs`` that has a score.
-
-        With several (model, prompt_version) in the store, name the one to export; labels from
-        different prompts are never mixed silently.
-        """
-        from .data import paper_text
-
+    def scores(self, model: str | None = None, prompt_version: str | None = None):
+        """The scores (pair_id, score, labeler, model, prompt_version) of one (model, prompt
+        version). With several in the store, name the one you want: labels from different
+        prompts are never mixed silently."""
         versions = [(m, v) for m, v, _ in self.versions()
                     if (model is None or m == model) and (prompt_version is None or v == prompt_version)]
         if len(versions) > 1:
@@ -156,16 +150,14 @@ class LabelStore:
                 f"{self.path} holds labels from several model/prompt versions {versions}; "
                 "pass model= and prompt_version= to choose which to export")
         labels = self.rows(*(versions[0] if versions else (model, prompt_version)))
-        labels = labels[labels["status"] == "ok"][["pair_id", "score", "labeler", "model", "prompt_version"]]
-        df = pairs.merge(labels, on="pair_id", how="inner")
-        df["text_a"] = [paper_text(t, a) for t, a in zip(df["title_a"], df["abstract_a"])]
-        df["text_b"] = [paper_text(t, a) for t, a in zip(df["title_b"], df["abstract_b"])]
-        df = df[LABEL_COLUMNS]
-        from .artifacts import replace_file
+        return labels[labels["status"] == "ok"][["pair_id", "score", "labeler", "model", "prompt_version"]]
 
-        with replace_file(out) as tmp:
-            df.to_csv(tmp, index=False)
-        return df
+    def export(self, pairs, out: str | os.PathLike, model: str | None = None, prompt_version: str | None = None):
+        """Kept for scripts written against 0.1: the same as
+        ``arxiv_reco.export_labels(store, pairs, out)``, where the join of labels and pairs lives."""
+        from .labeling import export_labels  # the one import of the package here, for the old name only
+
+        return export_labels(self, pairs, out, model, prompt_version)
 
     # ---- batch jobs ---------------------------------------------------------------------------
     def add_batch_job(self, name: str, model: str, prompt_version: str, state: str, units: dict[str, list[str]]) -> None:
@@ -200,36 +192,3 @@ def _where(model: str | None, prompt_version: str | None) -> tuple[str, tuple]:
         clauses.append("prompt_version=?")
         args.append(prompt_version)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
-
-
-def read_labels(path: str | os.PathLike, required: Iterable[str] = ("text_a", "text_b", "score")):
-    """my_labeled_training_data.csv, checked: the columns exist and scores are finite in [0, 1].
-
-    >>> labels = read_labels("my_labeled_training_data.csv")
-    """
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"No labels at {path}; run the labelling notebook or `arxiv-reco label` first")
-    df = pd.read_csv(path, dtype={"pair_id": str, "id_a": str, "id_b": str}, keep_default_na=False, na_values=[""])
-    return validate_labels(df, required, str(path))
-
-
-def validate_labels(df, required: Iterable[str] = ("text_a", "text_b", "score"), source: str = "labels"):
-    """The one check of a labels table: the columns exist and scores are finite in [0, 1]."""
-    import numpy as np
-    import pandas as pd
-
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"{source} lacks column(s) {missing} (has {list(df.columns)}); expected the CSV written by "
-            f"`arxiv-reco label` with columns {', '.join(LABEL_COLUMNS)}")
-    scores = pd.to_numeric(df["score"], errors="coerce")
-    bad = ~np.isfinite(scores) | (scores < 0) | (scores > 1)
-    if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()  # +2: header line, 1-based
-        raise ValueError(f"{source}: {int(bad.sum())} score(s) are missing, not numbers or outside [0, 1] "
-                         f"(CSV lines {rows}); fix or drop those rows")
-    return df.assign(score=scores.astype(float))

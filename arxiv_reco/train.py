@@ -2,12 +2,13 @@
 
     result = finetune("my_labeled_training_data.csv", papers=papers)
     result.table          # before/after: TF-IDF, the base model, the fine-tuned model
+    result.comparison     # the fine-tuned model's paired gains over the base: 95% CI, verdict
 
 The story, top to bottom as in sentence-transformers' training examples:
 1. load the base model (an installed offline copy when the Hub is out of reach);
 2. load the labels and their paper-disjoint train/validation/test split;
 3. evaluate the base model on held-out papers (before it changes);
-4. define the loss (CoSENT by default; see LOSSES);
+4. define the loss (cosine by default; see LOSSES);
 5. an evaluator on the validation pairs, for the training curve;
 6. train with SentenceTransformerTrainer (bf16/fp16 on a GPU that has it);
 7. evaluate the fine-tuned model the same way;
@@ -28,8 +29,8 @@ import pandas as pd
 
 from .artifacts import replace_dir
 from .config import DEFAULT_BASE_MODEL, FINETUNED_DIR
-from .data import TEXT_RECIPE
-from .store import read_labels, validate_labels
+from .corpus import TEXT_RECIPE
+from .labeling import read_labels, validate_labels
 
 log = logging.getLogger("arxiv_reco")
 
@@ -43,7 +44,7 @@ MAX_SEQ_LENGTH = 256
 MIN_PAIRS = {"train": 8, "validation": 2, "test": 2}
 
 LOSSES = {
-    "cosine": "CosineSimilarityLoss",  # the original notebook's; collapses on mostly-unrelated pairs
+    "cosine": "CosineSimilarityLoss",  # the original notebook's; regresses the label as a cosine
     "cosent": "CoSENTLoss",  # ranks pairs by score: the docs' better drop-in replacement
     "angle": "AnglELoss",  # CoSENT on angles, avoids cosine saturation
 }
@@ -55,6 +56,7 @@ class TrainResult:
 
     model_dir: Path
     table: pd.DataFrame  # before/after evaluation, one row per model
+    comparison: pd.DataFrame = field(default_factory=pd.DataFrame)  # fine-tuned vs base: paired CI per metric
     history: list[dict] = field(default_factory=list)  # training loss and validation Spearman by step
     curve_png: Path | None = None
     seconds: float = 0.0
@@ -63,8 +65,11 @@ class TrainResult:
     base_source: str = ""
 
     def __repr__(self) -> str:
+        from .evaluate import format_comparison
+
         return (f"TrainResult(model_dir={str(self.model_dir)!r}, {self.seconds:.0f}s on {self.device}, "
-                f"{self.pairs_per_second:.1f} pairs/s)\n{self.table.round(4).to_string()}")
+                f"{self.pairs_per_second:.1f} pairs/s)\n{self.table.round(4).to_string()}\n"
+                f"{format_comparison(self.comparison).to_string(index=False)}")
 
 
 def check_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -85,11 +90,16 @@ def is_model_dir(path: Path) -> bool:
 
 
 def device_and_precision() -> tuple[str, dict]:
-    """('cuda'|'mps'|'cpu', trainer precision flags): bf16 where the GPU supports it, else fp16."""
+    """('cuda'|'mps'|'cpu', trainer precision flags): the precision the GPU has natively.
+
+    bf16 from Ampere (compute capability 8.0) on; fp16 before (a T4, Colab's free GPU, is 7.5).
+    ``torch.cuda.is_bf16_supported()`` answers True on a T4 too, through emulation that is slower
+    than fp16, so the capability decides.
+    """
     import torch
 
     if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
+        bf16 = torch.cuda.get_device_capability()[0] >= 8
         return "cuda", {"bf16": bf16, "fp16": not bf16}
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps", {}
@@ -151,12 +161,12 @@ def finetune(
     labels: pd.DataFrame | str | Path,
     base_model: str = DEFAULT_BASE_MODEL,
     output_dir: str | Path = FINETUNED_DIR,
-    loss: str = LOSS,
-    epochs: float = EPOCHS,
-    batch_size: int = BATCH_SIZE,
-    learning_rate: float = LEARNING_RATE,
-    warmup_ratio: float = WARMUP_RATIO,
-    max_seq_length: int = MAX_SEQ_LENGTH,
+    loss: str | None = LOSS,
+    epochs: float | None = EPOCHS,
+    batch_size: int | None = BATCH_SIZE,
+    learning_rate: float | None = LEARNING_RATE,
+    warmup_ratio: float | None = WARMUP_RATIO,
+    max_seq_length: int | None = MAX_SEQ_LENGTH,
     seed: int = 0,
     papers: pd.DataFrame | None = None,
     qrels: dict | None = None,
@@ -178,14 +188,21 @@ def finetune(
     from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
     from transformers import PrinterCallback
 
-    from .evaluate import evaluate_models
-    from .models import load_model
+    from .evaluate import measure
+    from .models import load_model, resolve_model
 
     t0 = time.perf_counter()
+    # None keeps the default: notebooks and the CLI pass their parameters through as they are
+    loss, epochs, batch_size = loss or LOSS, epochs or EPOCHS, batch_size or BATCH_SIZE
+    learning_rate, max_seq_length = learning_rate or LEARNING_RATE, max_seq_length or MAX_SEQ_LENGTH
+    warmup_ratio = WARMUP_RATIO if warmup_ratio is None else warmup_ratio
+    base_model = base_model or DEFAULT_BASE_MODEL
+    output_dir = output_dir or FINETUNED_DIR
     # 1. the base model
     device, precision = device_and_precision()
-    model = load_model(base_model, device=device, max_seq_length=max_seq_length)
-    base_source = getattr(model, "arxiv_reco_source", str(base_model))
+    ref = resolve_model(base_model)
+    model = load_model(ref, device=device, max_seq_length=max_seq_length)
+    base_source = ref.source
 
     # 2. the labels and their split (by paper: no test paper was ever trained on)
     df = check_labels(labels)
@@ -193,7 +210,7 @@ def finetune(
     log.info("pairs: %d train, %d validation, %d test", len(train_df), len(val_df), len(test_df))
 
     # 3. the base model, before it changes
-    before = evaluate_models({"tfidf": "tfidf", "base": model}, papers, df, qrels)
+    before = measure({"tfidf": "tfidf", "base": model}, papers, df, qrels)
 
     # 4. the loss
     train_loss = make_loss(loss, model)
@@ -230,8 +247,9 @@ def finetune(
     train_seconds = time.perf_counter() - t_train
 
     # 7. the fine-tuned model, evaluated the same way
-    after = evaluate_models({"fine-tuned": model}, papers, df, qrels)
-    table = pd.concat([before, after])
+    evaluation = before.merge(measure({"fine-tuned": model}, papers, df, qrels, reference="fine-tuned"))
+    table = evaluation.table
+    comparison = evaluation.compare("base", models=["fine-tuned"])
 
     # 8. save: model, card, curve, evaluation; an existing model is replaced only once the new
     #    folder is complete (a kill mid-save leaves the old model loadable)
@@ -239,28 +257,43 @@ def finetune(
         model.save(str(tmp))
         curve = plot_curve(history, tmp / "training_curve.png")
         (tmp / "training_log.json").write_text(json.dumps(history, indent=1, default=float))
-        (tmp / "evaluation.json").write_text(table.reset_index().to_json(orient="records", indent=1))
+        (tmp / "evaluation.json").write_text(json.dumps({
+            "models": json.loads(table.reset_index().to_json(orient="records")), "compared_to": "base",
+            "comparison": json.loads(comparison.to_json(orient="records"))}, indent=1))
         (tmp / "arxiv_reco.json").write_text(json.dumps({
             "base_model": str(base_model), "base_source": base_source, "text_recipe": TEXT_RECIPE, "loss": loss,
             "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
             "max_seq_length": max_seq_length, "seed": seed, "train_pairs": len(train_df), "device": device}, indent=1))
-        _append_card(tmp / "README.md", table, loss, len(train_df))
+        _append_card(tmp / "README.md", table, comparison, loss, len(train_df))
     curve = output_dir / curve.name if curve else None
-    if push_to_hub:
-        model.push_to_hub(push_to_hub)
-    return TrainResult(output_dir, table, history, curve, time.perf_counter() - t0,
+    if push_to_hub:  # the folder exactly as saved: card with the table, curve, evaluation.json
+        from .hub import push_model
+
+        push_model(output_dir, push_to_hub)
+    return TrainResult(output_dir, table, comparison, history, curve, time.perf_counter() - t0,
                        len(train_df) * float(epochs) / train_seconds if train_seconds else 0.0, device, base_source)
 
 
-def _append_card(readme: Path, table: pd.DataFrame, loss: str, n_train: int) -> None:
+def _append_card(readme: Path, table: pd.DataFrame, comparison: pd.DataFrame, loss: str, n_train: int) -> None:
+    from .evaluate import format_comparison
+
     cols = [c for c in table.columns if c in ("spearman", "pearson", "category_ndcg@10", "category_map@10",
                                                "category_recall@10", "qrels_ndcg@10", "unrelated_cos_mean")]
     lines = ["", "## arxiv-reco evaluation", "",
              f"Fine-tuned with {loss} on {n_train:,} labelled arXiv pairs. Measured on held-out papers "
-             "(never trained on): Spearman against the test labels; category retrieval = each held-out paper "
-             "queries the others, relevant = same primary category.", "",
+             "(in no training or validation pair): Spearman against the test labels; category retrieval = each "
+             "held-out paper queries the whole corpus, relevance 2 = same primary category, 1 = a shared "
+             "cross-listed category.", "",
              "| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, row in table[cols].iterrows():
         lines.append(f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.4f}" for v in row) + " |")
+    shown = format_comparison(comparison)
+    if not shown.empty:
+        lines += ["", "Fine-tuned minus base, paired over the same queries / test pairs (bootstrap 95% interval, "
+                  "randomization p):", "", "| metric | base | fine-tuned | difference [95% CI] | p | verdict |",
+                  "|---|---|---|---|---|---|"]
+        for _, r in shown.iterrows():
+            lines.append(f"| {r['metric']} | {r['reference']} | {r['value']} | {r['difference [95% CI]']} | {r['p']} "
+                         f"| {r['verdict']} |")
     text = readme.read_text() if readme.exists() else ""
     readme.write_text(text + "\n".join(lines) + "\n")

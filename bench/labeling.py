@@ -36,7 +36,7 @@ def run(pairs, url: str, rpm: float, pairs_per_request: int, concurrency: int) -
     import os
 
     from arxiv_reco.config import load_settings
-    from arxiv_reco.labeling import label_pairs
+    from arxiv_reco.gemini import label_pairs
 
     os.environ["GOOGLE_GEMINI_BASE_URL"] = url
     before = stats(url)
@@ -61,10 +61,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     args = ap.parse_args()
 
-    from arxiv_reco.data import load_papers
+    from arxiv_reco.config import SAMPLE_PAPERS
     from arxiv_reco.pairs import sample_pairs
+    from arxiv_reco.snapshot import load_papers
 
-    papers, _ = load_papers(REPO / "data/raw/arxiv_sample_2k.jsonl")
+    papers, _ = load_papers(SAMPLE_PAPERS)
     pairs = sample_pairs(papers, n=args.pairs, seed=0)
     server = subprocess.Popen([sys.executable, str(REPO / "tests/fake_gemini.py"), KEY, str(args.latency), str(args.rpm)],
                               stdout=subprocess.PIPE, text=True)

@@ -34,7 +34,7 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SOURCES = [REPO / "data/raw/arxiv_sample_2k.jsonl", REPO / "tests/fixtures/kaggle_snapshot_head200.jsonl",
+SOURCES = [REPO / "arxiv_reco/samples/arxiv_sample_2k.jsonl", REPO / "tests/fixtures/kaggle_snapshot_head200.jsonl",
            REPO / "tests/fixtures/unarxive_2212_sample49.jsonl"]
 KAGGLE_FIELDS = ["id", "submitter", "authors", "title", "comments", "journal-ref", "doi", "report-no",
                  "categories", "license", "abstract", "versions", "update_date", "authors_parsed"]
@@ -73,7 +73,7 @@ def build(path: Path, size_mb: int, clean_path: Path | None = None) -> dict:
 
 # ---- the methods (run in a child process) -------------------------------------------------
 def run_arxiv_reco(path, workers=None):
-    from arxiv_reco.data import sample_papers
+    from arxiv_reco.sampler import sample_papers
 
     df, report = sample_papers(path, n=N, categories=CATEGORIES, seed=0, workers=workers, progress=False)
     return {"kept": len(df), "ids_hash": hashlib.sha1("\n".join(df["id"]).encode()).hexdigest()[:12], "bad": report.skipped}

@@ -43,18 +43,20 @@ def main() -> None:
 
     import pandas as pd
 
-    from arxiv_reco.data import load_papers
+    from arxiv_reco.config import SAMPLE_PAPERS
     from arxiv_reco.evaluate import evaluate_models
-    from arxiv_reco.labeling import label_pairs_teacher
+    from arxiv_reco.labeling import export_labels
     from arxiv_reco.models import load_model
     from arxiv_reco.pairs import sample_pairs
+    from arxiv_reco.snapshot import load_papers
     from arxiv_reco.store import LabelStore
+    from arxiv_reco.teacher import label_pairs_teacher
     from arxiv_reco.train import finetune
 
     t_start = time.perf_counter()
     work = REPO / "bench" / "_data" / "quality"
     work.mkdir(parents=True, exist_ok=True)
-    papers, _ = load_papers(REPO / "data/raw/arxiv_sample_2k.jsonl")
+    papers, _ = load_papers(SAMPLE_PAPERS)
     store = LabelStore(work / "teacher_labels.sqlite")  # teacher labels are reused across runs
     teacher = load_model(TEACHER, max_seq_length=args.teacher_max_seq)
     rows = []
@@ -69,7 +71,7 @@ def main() -> None:
     for seed in seeds:
         per_strategy = {}
         for strategy in strategies:
-            labels = store.export(pair_sets[(seed, strategy)], work / f"labels_{strategy}_{seed}.csv",
+            labels = export_labels(store, pair_sets[(seed, strategy)], work / f"labels_{strategy}_{seed}.csv",
                                   model=s.model, prompt_version=s.prompt_version)
             print(f"seed {seed} {strategy}: {len(labels)} pairs, mean teacher score {labels['score'].mean():.3f}")
             per_strategy[strategy] = labels

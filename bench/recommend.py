@@ -25,6 +25,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from arxiv_reco.config import SAMPLE_PAPERS  # noqa: E402
 from arxiv_reco.recommend import PaperIndex  # noqa: E402
 
 
@@ -88,10 +89,10 @@ def search_bench(n: int, nprobes: list[int]) -> None:
 
 
 def encode_bench(n: int = 256) -> None:
-    from arxiv_reco.data import load_papers
     from arxiv_reco.models import load_model, resolve_model
+    from arxiv_reco.snapshot import load_papers
 
-    papers, _ = load_papers(REPO / "data/raw/arxiv_sample_2k.jsonl", limit=n)
+    papers, _ = load_papers(SAMPLE_PAPERS, limit=n)
     model = load_model("sentence-transformers/all-MiniLM-L6-v2")
     PaperIndex.build(model, papers.head(16), show_progress=False)  # warm-up
     t = time.perf_counter()
@@ -102,11 +103,10 @@ def encode_bench(n: int = 256) -> None:
     try:
         from sentence_transformers import SentenceTransformer
 
-        onnx = SentenceTransformer(resolve_model("sentence-transformers/all-MiniLM-L6-v2")[0], backend="onnx")
+        onnx = SentenceTransformer(resolve_model("sentence-transformers/all-MiniLM-L6-v2").target, backend="onnx")
     except Exception as e:  # optional backend: report why it is missing
         print(f"encode (onnx): skipped ({type(e).__name__}: {str(e)[:100]}); pip install 'sentence-transformers[onnx]'")
         return
-    onnx.arxiv_reco_name = "onnx"
     PaperIndex.build(onnx, papers.head(16), show_progress=False)
     t = time.perf_counter()
     onnx_index = PaperIndex.build(onnx, papers, show_progress=False)

@@ -32,12 +32,14 @@ def main() -> None:
     from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
     from torch.utils.data import DataLoader
 
-    from arxiv_reco.data import load_papers, paper_text
+    from arxiv_reco.config import SAMPLE_PAPERS
+    from arxiv_reco.corpus import paper_text
     from arxiv_reco.models import load_model
     from arxiv_reco.pairs import sample_pairs
+    from arxiv_reco.snapshot import load_papers
     from arxiv_reco.train import finetune
 
-    papers, _ = load_papers(REPO / "data/raw/arxiv_sample_2k.jsonl")
+    papers, _ = load_papers(SAMPLE_PAPERS)
     pairs = sample_pairs(papers, n=args.pairs, seed=0, splits={"train": 0.9, "validation": 0.05, "test": 0.05})
     pairs["score"] = [expected_score(r) for r in pairs.to_dict("records")]
     pairs["text_a"] = [paper_text(t, a) for t, a in zip(pairs["title_a"], pairs["abstract_a"])]

@@ -7,12 +7,14 @@ import pandas as pd
 import pytest
 from fake_gemini import FakeGemini, expected_score
 
+from arxiv_reco.config import SAMPLE_PAPERS
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 KAGGLE_HEAD = FIXTURES / "kaggle_snapshot_head200.jsonl"  # the real snapshot's first 200 lines
 UNARXIVE = FIXTURES / "unarxive_2212_sample49.jsonl"
 CITATIONS = FIXTURES / "unarxive_2212_sample49_citations.tsv"
-SAMPLE_2K = REPO / "data" / "raw" / "arxiv_sample_2k.jsonl"
+SAMPLE_2K = SAMPLE_PAPERS  # the sample as the installed package carries it
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +25,7 @@ def kaggle_records() -> list[dict]:
 @pytest.fixture(scope="session")
 def sample_papers_df():
     """The bundled 2k sample as a corpus DataFrame (loaded once)."""
-    from arxiv_reco.data import load_papers
+    from arxiv_reco.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_2K)
     return papers
@@ -36,8 +38,8 @@ KEY = "fake-gemini-key-never-printed-0123456789"
 @pytest.fixture(scope="module")
 def pairs():
     """40 mixed pairs of real papers: what the labelling tests label."""
-    from arxiv_reco.data import load_papers
     from arxiv_reco.pairs import sample_pairs
+    from arxiv_reco.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_2K, limit=300)
     return sample_pairs(papers, n=40, seed=0)

@@ -26,7 +26,7 @@ from killpoints import KillServer, spread, watched_paths
 from arxiv_reco import artifacts
 from arxiv_reco.artifacts import ArtifactWriteError, recover, replace_dir, replace_file
 from arxiv_reco.cli import main
-from arxiv_reco.data import load_papers
+from arxiv_reco.snapshot import load_papers
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 STRACE = shutil.which("strace")
@@ -182,9 +182,9 @@ def test_sigkill_of_index_at_every_stage_of_writing_leaves_an_index_that_answers
 @pytest.mark.slow
 @needs_strace
 def test_sigkill_of_train_at_every_stage_of_saving_leaves_a_model_that_loads(tmp_path, corpus):
+    from arxiv_reco.labeling import LABEL_COLUMNS
     from arxiv_reco.models import load_model
     from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.store import LABEL_COLUMNS
 
     pairs = sample_pairs(corpus, n=48, seed=0, splits={"train": 0.7, "validation": 0.15, "test": 0.15})
     pairs["text_a"], pairs["text_b"] = pairs["title_a"], pairs["title_b"]

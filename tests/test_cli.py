@@ -46,3 +46,25 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
 def test_console_script_is_installed():
     done = subprocess.run([sys.executable, "-m", "arxiv_reco.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "sample" in done.stdout and "pairs" in done.stdout
+
+
+def test_steps_chain_through_the_work_folder_and_settings_win_over_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ARXIV_RECO_GEMINI_MODEL", "gemini-2.5-flash-lite")  # as .env would set it
+    work = ["--work-dir", str(tmp_path)]
+    assert main([*work, "sample", "--n", "60"]) == 0
+    assert main([*work, "pairs", "--n", "20"]) == 0  # reads <work>/papers.parquet, writes <work>/pairs.csv
+    assert main([*work, "label", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "papers.parquet").exists() and (tmp_path / "pairs.csv").exists()
+    assert "20 of 20 pairs to label with gemini-2.5-flash-lite" in out  # no CLI default beat the setting
+    assert main([*work, "label", "--dry-run", "--model", "gemini-2.5-pro"]) == 0
+    assert "with gemini-2.5-pro" in capsys.readouterr().out  # and the command line beats the setting
+
+
+def test_verbose_shows_the_traceback_behind_the_one_line_error(tmp_path, capsys):
+    assert main(["sample", "--snapshot", str(tmp_path / "missing.json")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert main(["-v", "sample", "--snapshot", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "FileNotFoundError" in err
+    assert err.strip().splitlines()[-1].startswith("arxiv-reco sample: error: No snapshot at")

@@ -9,15 +9,9 @@ import pandas as pd
 import pytest
 from conftest import KAGGLE_HEAD, SAMPLE_2K, UNARXIVE
 
-from arxiv_reco.data import (
-    SnapshotFormatError,
-    iter_papers,
-    load_papers,
-    paper_text,
-    read_papers,
-    sample_papers,
-    save_papers,
-)
+from arxiv_reco.corpus import SnapshotFormatError, paper_text, read_papers, save_papers
+from arxiv_reco.sampler import sample_papers
+from arxiv_reco.snapshot import iter_papers, load_papers
 
 
 def test_real_kaggle_lines_parse_exactly(kaggle_records):
@@ -225,7 +219,7 @@ def test_iter_papers_streams_in_file_order():
 
 
 def test_clean_equals_split_join_on_real_and_awkward_text(kaggle_records):
-    from arxiv_reco.data import clean
+    from arxiv_reco.corpus import clean
 
     texts = [r["abstract"] for r in kaggle_records] + [r["title"] for r in kaggle_records]
     texts += ["a\x1cb", "\xa0x\u2003y ", " \t\n", "a  b", "é\n f", "", "x\r\ny"]
@@ -235,3 +229,14 @@ def test_clean_equals_split_join_on_real_and_awkward_text(kaggle_records):
 def test_paper_text_is_the_one_recipe():
     assert paper_text("Deep  learning\n for X", " We study  X. ") == "Deep learning for X. We study X."
     assert paper_text("Why?", "Because.") == "Why? Because."
+
+
+def test_the_category_filter_is_public_and_never_matches_by_substring():
+    from arxiv_reco.corpus import CategoryFilter
+
+    flt = CategoryFilter.build("cs.*, stat.ML", since="2024-01-01")
+    assert flt.category_ok(["math.ST", "stat.ML"]) and flt.category_ok(["cs"]) and flt.category_ok(["cs.CL"])
+    assert not flt.category_ok(["physics.optics"]) and not flt.category_ok(["econ.cs"])
+    assert flt.date_ok("2024-01-01") and not flt.date_ok("2023-12-31") and not flt.date_ok("")
+    with pytest.raises(ValueError, match="dates must look like"):
+        CategoryFilter.build(None, since="last week")

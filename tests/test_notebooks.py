@@ -12,7 +12,7 @@ from conftest import REPO
 from fake_gemini import FakeGemini
 from nbclient import NotebookClient
 
-from arxiv_reco.store import LABEL_COLUMNS
+from arxiv_reco.labeling import LABEL_COLUMNS
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 KEY = "fake-notebook-key-0123456789abcdefghij"

@@ -99,7 +99,7 @@ def test_pool_exhaustion_never_duplicates(sample_papers_df):
 def test_tiny_splits_without_shared_categories_still_finish(kaggle_records):
     from conftest import UNARXIVE
 
-    from arxiv_reco.data import load_papers
+    from arxiv_reco.snapshot import load_papers
 
     papers, _ = load_papers(UNARXIVE)  # 49 papers: some splits hold a handful, no two alike
     pairs = sample_pairs(papers, n=20, seed=0)

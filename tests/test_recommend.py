@@ -9,8 +9,8 @@ from conftest import SAMPLE_2K
 
 import arxiv_reco.recommend as rec
 from arxiv_reco.cli import main
-from arxiv_reco.data import load_papers
 from arxiv_reco.recommend import IndexMismatchError, PaperIndex
+from arxiv_reco.snapshot import load_papers
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -32,7 +32,7 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def index(model, corpus):
-    return PaperIndex.build(model, corpus, show_progress=False)
+    return PaperIndex.build(model, corpus, show_progress=False, model_name=MINILM)
 
 
 def test_similar_never_returns_the_paper_or_its_other_versions(index, corpus):
@@ -145,8 +145,9 @@ def test_save_load_memory_mapped_and_model_mismatch(index, model, corpus, tmp_pa
         PaperIndex.load(tmp_path / "nothing")
 
 
-def test_faiss_index_agrees_with_exact_search(index, tmp_path):
+def test_faiss_index_agrees_with_exact_search(index, model, tmp_path):
     pytest.importorskip("faiss")
+    index = PaperIndex(index.embeddings, index.meta, index.info, model)  # its own: the module's stays exact
     ids = index.meta["id"].tolist()
     exact = [index.similar(i, k=10, backend="exact")["id"].tolist() for i in ids[:40]]
     index.build_ann(nlist=8, nprobe=8)  # probing every list: must equal exact search
@@ -154,7 +155,6 @@ def test_faiss_index_agrees_with_exact_search(index, tmp_path):
     assert approx == exact
     index.save(tmp_path / "ix")
     assert PaperIndex.load(tmp_path / "ix")._faiss is not None
-    index._faiss = None
 
 
 def test_cli_index_and_recommend(tmp_path, capsys, corpus):

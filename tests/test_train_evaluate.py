@@ -12,7 +12,7 @@ import pytest
 from conftest import SAMPLE_2K
 
 from arxiv_reco.cli import main
-from arxiv_reco.data import load_papers, paper_text
+from arxiv_reco.corpus import paper_text
 from arxiv_reco.evaluate import (
     CollapseWarning,
     category_qrels,
@@ -21,8 +21,9 @@ from arxiv_reco.evaluate import (
     retrieval_metrics,
     save_report,
 )
+from arxiv_reco.labeling import LABEL_COLUMNS, read_labels
 from arxiv_reco.pairs import sample_pairs
-from arxiv_reco.store import LABEL_COLUMNS, read_labels
+from arxiv_reco.snapshot import load_papers
 from arxiv_reco.train import check_labels, finetune
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -81,7 +82,10 @@ def test_saved_model_has_card_curve_and_evaluation(trained):
     assert (d / "training_curve.png").stat().st_size > 5000
     history = json.loads((d / "training_log.json").read_text())
     assert any("loss" in h for h in history) and any("eval_validation_spearman_cosine" in h for h in history)
-    assert {r["model"] for r in json.loads((d / "evaluation.json").read_text())} == {"tfidf", "base", "fine-tuned"}
+    report = json.loads((d / "evaluation.json").read_text())
+    assert {r["model"] for r in report["models"]} == {"tfidf", "base", "fine-tuned"}
+    assert {r["metric"] for r in report["comparison"]} >= {"spearman", "category_ndcg@10"}
+    assert "difference [95% CI]" in card and "| spearman |" in card
     meta = json.loads((d / "arxiv_reco.json").read_text())
     assert meta["text_recipe"] and "installed copy" in meta["base_source"]  # says which copy was used
     assert not (d / "checkpoints").exists()
@@ -130,9 +134,14 @@ def test_read_labels_names_the_bad_lines(tmp_path):
 
 
 def test_category_relevance_is_what_the_docstring_says():
-    papers = pd.DataFrame({"id": list("abcde"), "primary_category": ["cs.CL", "cs.CL", "cs.CL", "math.AG", "q-bio.NC"]})
+    papers = pd.DataFrame({"id": list("abcdef"), "primary_category": ["cs.CL", "cs.CL", "cs.CL", "math.AG", "q-bio.NC", "cs.IR"],
+                           "categories": [["cs.CL"], ["cs.CL", "cs.IR"], ["cs.CL"], ["math.AG"], ["q-bio.NC"], ["cs.IR", "cs.CL"]]})
     qrels = category_qrels(papers)
-    assert qrels == {"a": {"b": 1, "c": 1}, "b": {"a": 1, "c": 1}, "c": {"a": 1, "b": 1}}  # d, e: nothing to find
+    # 2: same primary category; 1: a shared cross-listed category only; d, e: nothing to find
+    assert qrels == {"a": {"b": 2, "c": 2, "f": 1}, "b": {"a": 2, "c": 2, "f": 1}, "c": {"a": 2, "b": 2, "f": 1},
+                     "f": {"a": 1, "b": 1, "c": 1}}
+    assert category_qrels(papers, graded=False)["a"] == {"b": 1, "c": 1}
+    assert set(category_qrels(papers, queries=["a", "d"])) == {"a"}
 
 
 class _Vectors:
@@ -171,7 +180,7 @@ def test_qrels_file_and_the_report(tmp_path):
     table = evaluate_models({"tfidf": "tfidf", "stub": model}, papers, qrels=read_qrels(path), k=2)
     assert table.loc["stub", "qrels_ndcg@2"] == pytest.approx(1.0)
     json_path, png = save_report(table, tmp_path / "report.json")
-    assert json.loads(json_path.read_text())[1]["model"] == "stub" and png.stat().st_size > 3000
+    assert json.loads(json_path.read_text())["models"][1]["model"] == "stub" and png.stat().st_size > 3000
 
 
 def test_collapse_is_flagged():
@@ -210,7 +219,8 @@ def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys):
     assert main(["evaluate", "--model", str(model_dir), "--papers", str(papers), "--labels", str(labels),
                  "--baseline", MINILM, "--out", str(report), "--max-seq-length", "32"]) == 0
     rows = json.loads(report.read_text())
-    assert [r["model"] for r in rows] == ["tfidf", "all-MiniLM-L6-v2", "model"]
+    assert [r["model"] for r in rows["models"]] == ["tfidf", "all-MiniLM-L6-v2", "model"]
+    assert rows["compared_to"] == "all-MiniLM-L6-v2" and {r["model"] for r in rows["comparison"]} == {"tfidf", "model"}
     assert report.with_suffix(".png").exists()
 
 
@@ -219,3 +229,35 @@ def test_unknown_model_name_is_a_clear_error(tmp_path):
 
     with pytest.raises(OSError, match="not a local folder|Could not load model"):
         load_model("sentence-transformers/no-such-model-xyz")
+
+
+def test_paired_bootstrap_tells_a_real_gain_from_noise():
+    from arxiv_reco.stats import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.2, 0.6, 300)
+    gain = paired_bootstrap(base, base + 0.03 + rng.normal(0, 0.05, 300))
+    assert gain["verdict"] == "better" and 0 < gain["ci_low"] < 0.03 < gain["ci_high"] < 0.04 and gain["p"] < 0.001
+    noise = paired_bootstrap(base, base + rng.normal(0, 0.05, 300))
+    assert noise["verdict"] == "not significant" and noise["ci_low"] < 0 < noise["ci_high"] and noise["p"] > 0.05
+    assert paired_bootstrap(base, base - 0.05)["verdict"] == "worse"
+
+
+def test_the_comparison_is_paired_over_the_same_queries_and_pairs():
+    from arxiv_reco.evaluate import measure
+    from arxiv_reco.stats import spearman_bootstrap
+
+    papers, _ = load_papers(SAMPLE_2K, limit=200)
+    rng = np.random.default_rng(0)
+    good = {t: np.eye(4)[zlib.crc32(c.encode()) % 4] + 0.3 * rng.normal(size=4) for t, c in zip(papers["text"], papers["primary_category"])}
+    bad = {t: rng.normal(size=4) for t in papers["text"]}
+    ev = measure({"random": _Vectors(bad), "by-field": _Vectors(good)}, papers)
+    cmp = ev.compare("random").set_index("metric")
+    assert cmp.loc["category_ndcg@10", "verdict"] == "better" and cmp.loc["category_ndcg@10", "n"] == ev.table.loc["random", "category_queries"] > 150
+    assert cmp.loc["category_ndcg@10", "diff"] == pytest.approx(
+        ev.table.loc["by-field", "category_ndcg@10"] - ev.table.loc["random", "category_ndcg@10"])
+    labels = rng.uniform(size=80)
+    same = spearman_bootstrap(labels + rng.normal(0, 0.3, 80), labels + rng.normal(0, 0.3, 80), labels)
+    assert same["verdict"] == "not significant"
+    better = spearman_bootstrap(labels + rng.normal(0, 0.5, 80), labels + rng.normal(0, 0.05, 80), labels)
+    assert better["verdict"] == "better" and better["ci_low"] > 0
