@@ -32,8 +32,11 @@ _PROBE = "A probe sentence that fingerprints an embedding model: graph neural ne
 
 
 def model_fingerprint(model) -> str:
-    """A hash of the model's embedding of a fixed probe: differs when the weights differ."""
-    v = model.encode([_PROBE], normalize_embeddings=True, convert_to_numpy=True)[0]
+    """A hash of the model's embedding of a fixed probe: differs when the weights differ (always
+    computed by the torch model, whatever backend encodes)."""
+    from .backends import torch_model
+
+    v = torch_model(model).encode([_PROBE], normalize_embeddings=True, convert_to_numpy=True)[0]
     return hashlib.sha256(np.round(v.astype(np.float32), 3).tobytes()).hexdigest()[:16]
 
 
@@ -62,8 +65,17 @@ def encode(
     shard_size: int = SHARD_SIZE,
     dtype=np.float32,
     desc: str = "encoding",
+    backend: str = "auto",
+    devices: Sequence[str] | None = None,
 ) -> np.ndarray:
     """L2-normalised embeddings of ``texts`` (rows in order), as ``dtype``.
+
+    ``backend``: how the model runs (:mod:`arxiv_reco.backends`): "auto" is OpenVINO in bf16 on a
+    CPU with native bf16 (about twice as fast, cosine to fp32 >= 0.9999), else the model as it is.
+
+    ``devices``: several workers, e.g. ["cuda:0", "cuda:1"] (every GPU of a machine) or
+    ["cpu", "cpu"]: sentence-transformers' multi-process pool shares each chunk among them (the
+    model's torch backend; the rows come back in order, equal to one process).
 
     ``checkpoint``: a folder for finished shards; a later call with the same model and texts
     resumes from it (anything else there is discarded). Remove it with :func:`drop_checkpoint`
@@ -71,17 +83,25 @@ def encode(
 
     >>> emb = encode(model, papers["text"].tolist())
     """
+    from .backends import backend_of, fast_encoder
+
     texts = list(texts)
     n = len(texts)
     dtype = np.dtype(dtype)
     if n == 0:
         return np.zeros((0, _dim(model)), dtype=dtype)
-    chunk = min(CHUNK, max(1, shard_size))
+    pool = None
+    if devices and len(devices) > 1:
+        # several processes: the pool is sentence-transformers' own (it needs the torch model)
+        pool = model.start_multi_process_pool(list(devices))
+        backend = "torch"
+    model = fast_encoder(model, backend)
+    chunk = min(CHUNK * (len(devices) if pool else 1), max(1, shard_size))
     shard_size = max(chunk, shard_size // chunk * chunk)  # shards hold whole chunks
     ckpt = Path(checkpoint) if checkpoint is not None else None
     done: set[int] = set()
     if ckpt is not None:
-        done = _open_checkpoint(ckpt, model, texts, batch_size, chunk, shard_size, dtype)
+        done = _open_checkpoint(ckpt, model, texts, batch_size, chunk, shard_size, dtype, backend_of(model))
     out: np.ndarray | None = None
     from tqdm.auto import tqdm
 
@@ -93,8 +113,8 @@ def encode(
                 part = np.load(_shard(ckpt, s))
                 bar.update(stop - start)
             else:
-                part = np.concatenate([_encode_chunk(model, texts[c : min(stop, c + chunk)], batch_size, dtype, bar)
-                                       for c in range(start, stop, chunk)])
+                part = np.concatenate([_encode_chunk(model, texts[c : min(stop, c + chunk)], batch_size, dtype, bar,
+                                                     pool) for c in range(start, stop, chunk)])
                 if ckpt is not None:
                     with replace_file(_shard(ckpt, s)) as tmp:
                         np.save(tmp, part)
@@ -103,12 +123,15 @@ def encode(
             out[start:stop] = part
     finally:
         bar.close()
+        if pool is not None:
+            model.stop_multi_process_pool(pool)
     return out
 
 
-def _encode_chunk(model, texts: list[str], batch_size: int, dtype, bar) -> np.ndarray:
+def _encode_chunk(model, texts: list[str], batch_size: int, dtype, bar, pool=None) -> np.ndarray:
+    extra = {"pool": pool, "chunk_size": max(1, -(-len(texts) // len(pool["processes"])))} if pool else {}
     emb = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                       show_progress_bar=False)
+                       show_progress_bar=False, **extra)
     bar.update(len(texts))
     return np.asarray(emb, dtype=np.float32).astype(dtype, copy=False)
 
@@ -118,9 +141,10 @@ def _shard(ckpt: Path, s: int) -> Path:
 
 
 def _open_checkpoint(ckpt: Path, model, texts: list[str], batch_size: int, chunk: int, shard_size: int,
-                     dtype) -> set[int]:
+                     dtype, backend: str) -> set[int]:
     """The finished shards of an earlier run of the same job; a different job's are discarded."""
-    job = {"model": model_fingerprint(model), "texts": _digest(texts), "n": len(texts), "batch_size": batch_size,
+    job = {"model": model_fingerprint(model), "backend": backend, "texts": _digest(texts), "n": len(texts),
+           "batch_size": batch_size,
            "chunk": chunk, "shard_size": shard_size, "dtype": str(np.dtype(dtype))}
     manifest = ckpt / "job.json"
     if ckpt.is_dir():
@@ -198,7 +222,7 @@ def top_k_neighbors(matrix, k: int = NEIGHBORS_K, rows=None, block: int = 2048) 
     return out
 
 
-def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
+def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE, backend: str = "auto") -> np.ndarray:
     """L2-normalised vectors of ``texts``: a SentenceTransformer's embeddings, or TF-IDF's sparse
     rows when ``model`` is "tfidf" (the two scorers evaluation compares side by side).
 
@@ -206,4 +230,4 @@ def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.nda
     """
     if isinstance(model, str) and model == "tfidf":
         return tfidf_matrix(texts)
-    return encode(model, list(texts), batch_size=batch_size, progress=False)
+    return encode(model, list(texts), batch_size=batch_size, progress=False, backend=backend)

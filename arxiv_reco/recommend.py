@@ -73,26 +73,33 @@ class PaperIndex:
     # ---- building ----------------------------------------------------------------------------------
     @classmethod
     def build(cls, model, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True,
-              checkpoint: str | Path | None = None, model_name: str | None = None) -> PaperIndex:
+              checkpoint: str | Path | None = None, model_name: str | None = None, encoder: str = "auto",
+              devices: Sequence[str] | None = None) -> PaperIndex:
         """Encode title + abstract exactly as training saw them (corpus.paper_text).
 
         ``model``: a folder or hub name (recorded, so the index reloads its model by itself),
         or a loaded model (then ``model_name`` says what to record, if anything).
         ``checkpoint``: a folder where finished shards are kept, so a killed build resumes
-        (``arxiv-reco index`` uses a hidden one beside the index).
+        (``arxiv-reco index`` uses a hidden one beside the index). ``encoder``: how the model runs
+        ("auto": OpenVINO bf16 on a CPU with native bf16, see :mod:`arxiv_reco.backends`); recorded,
+        so added papers and queries are encoded the same way. ``devices``: several workers (all
+        GPUs of a machine, or CPU processes), see :func:`arxiv_reco.embed.encode`.
 
         >>> index = PaperIndex.build("finetuned-arxiv-recommender", papers)
         """
+        from .backends import choose_backend
+
         model, model_name = _model_and_name(model, model_name)
         papers = _check_papers(papers)
-        emb = _encode(model, papers, batch_size, show_progress, checkpoint)
-        info = {"model": model_name,
+        encoder = "torch" if devices and len(devices) > 1 else choose_backend(model, encoder)
+        emb = _encode(model, papers, batch_size, show_progress, checkpoint, encoder, devices)
+        info = {"model": model_name, "encoder": encoder,
                 "model_fingerprint": model_fingerprint(model), "text_recipe": TEXT_RECIPE,
                 "dim": int(emb.shape[1]) if emb.ndim == 2 else 0, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         return cls(emb, _meta(papers), info, model)
 
     def add(self, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True,
-            checkpoint: str | Path | None = None) -> int:
+            checkpoint: str | Path | None = None, devices: Sequence[str] | None = None) -> int:
         """Append papers not yet in the index (old ones are not re-encoded); returns how many.
 
         >>> index.add(new_papers); index.save("index/")
@@ -101,13 +108,18 @@ class PaperIndex:
         new = papers[~papers["id"].isin(self._row)]
         if new.empty:
             return 0
-        emb = _encode(self.model, new, batch_size, show_progress, checkpoint)
+        emb = _encode(self.model, new, batch_size, show_progress, checkpoint, self.encoder, devices)
         self.embeddings = np.concatenate([np.asarray(self.embeddings), emb])
         self.meta = pd.concat([self.meta, _meta(new)], ignore_index=True)
         self._rebuild_lookups()
         if self._faiss is not None:
             self._faiss.add(emb.astype(np.float32))
         return len(new)
+
+    @property
+    def encoder(self) -> str:
+        """How this index's model runs for it (indexes from before backends: torch)."""
+        return self.info.get("encoder", "torch")
 
     @property
     def model(self):
@@ -293,7 +305,10 @@ class PaperIndex:
         """
         if not str(text).strip():
             raise ValueError("the query text is empty")
-        q = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
+        from .backends import fast_encoder
+
+        q = fast_encoder(self.model, self.encoder).encode([text], normalize_embeddings=True,
+                                                          convert_to_numpy=True).astype(np.float32)
         return self._frame(self._top(q, self._k(k), [set()], self._mask(categories, since, until), backend)[0])
 
     def recommend(self, liked: Sequence[str], disliked: Sequence[str] = (), k: int = 10, dislike_weight: float = 0.5,
@@ -341,7 +356,8 @@ def _model_and_name(model, name: str | None):
 
 
 def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int = 64, faiss: bool | None = None,
-                 rebuild: bool = False, show_progress: bool = True, model_name: str | None = None) -> tuple[PaperIndex, int]:
+                 rebuild: bool = False, show_progress: bool = True, model_name: str | None = None,
+                 encoder: str = "auto", devices: Sequence[str] | None = None) -> tuple[PaperIndex, int]:
     """The corpus indexed at ``out``: built the first time, afterwards only papers not yet in it
     are encoded and appended (nothing new: the folder is left untouched). A killed run resumes
     from the shards it finished (kept in a hidden folder beside ``out``). Returns the index and
@@ -349,6 +365,8 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
 
     ``model``: a folder or hub name, or a loaded model (``model_name`` then says what to record).
     ``faiss``: also keep a FAISS index (None: automatically above FAISS_AUTO_ABOVE papers).
+    ``encoder``: how a new index's model runs ("auto", "torch", "openvino-bf16"); an existing
+    index keeps the one it recorded.
     ``rebuild``: when the saved index was built by another model, re-encode every paper with
     this one (the old index stays in place until the new one is complete); otherwise refuse.
 
@@ -370,10 +388,10 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
                                          "model; the old index stays until the new one is complete)") from None
     fresh = index is None
     if not fresh:
-        added = index.add(papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt)
+        added = index.add(papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt, devices=devices)
     else:
         index = PaperIndex.build(model, papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt,
-                                 model_name=model_name)
+                                 model_name=model_name, encoder=encoder, devices=devices)
         added = len(index)
     wants_ann = faiss if faiss is not None else len(index) > FAISS_AUTO_ABOVE
     if wants_ann and index._faiss is None:
@@ -431,9 +449,10 @@ def _meta(papers: pd.DataFrame) -> pd.DataFrame:
     return meta.reset_index(drop=True)
 
 
-def _encode(model, papers: pd.DataFrame, batch_size: int, show_progress: bool, checkpoint) -> np.ndarray:
+def _encode(model, papers: pd.DataFrame, batch_size: int, show_progress: bool, checkpoint, encoder: str,
+            devices=None) -> np.ndarray:
     return encode(model, papers["text"].tolist(), batch_size=batch_size, progress=show_progress,
-                  checkpoint=checkpoint, dtype=np.float16, desc="indexing")
+                  checkpoint=checkpoint, dtype=np.float16, desc="indexing", backend=encoder, devices=devices)
 
 
 def _save_embeddings(emb: np.ndarray, out: Path) -> None:

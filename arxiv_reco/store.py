@@ -155,7 +155,9 @@ class LabelStore:
     def export(self, pairs, out: str | os.PathLike, model: str | None = None, prompt_version: str | None = None):
         """Kept for scripts written against 0.1: the same as
         ``arxiv_reco.export_labels(store, pairs, out)``, where the join of labels and pairs lives."""
-        from .labeling import export_labels  # the one import of the package here, for the old name only
+        from .labeling import (
+            export_labels,  # the one import of the package here, for the old name only
+        )
 
         return export_labels(self, pairs, out, model, prompt_version)
 

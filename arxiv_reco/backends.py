@@ -1,0 +1,179 @@
+"""How a sentence-transformer runs when it only encodes (indexing, evaluation, the teacher, queries).
+
+    encoder = fast_encoder(model)          # OpenVINO in bf16 where the CPU has native bf16, else the model
+    encoder.encode(texts, batch_size=64, normalize_embeddings=True)
+    choose_backend()                       # 'openvino-bf16' here; 'torch' on a GPU or an older CPU
+
+Encoding is the step users wait for on a CPU. sentence-transformers' own ONNX/OpenVINO backends
+need optimum-onnx / optimum-intel, which pin transformers below 5 (checked 2026-11), so the whole
+SentenceTransformer forward (transformer, pooling, normalisation) is converted here with
+OpenVINO's own ``convert_model`` and compiled for bf16 inference. bench/encode.py measures it:
+cosine to the fp32 embeddings >= 0.9999 on the sample, about 2x the papers/s of torch fp32.
+
+``auto`` picks OpenVINO bf16 only where it is safe and pays: a CPU that OpenVINO reports native
+BF16 for, the model on the CPU, openvino installed. Everything else runs the model as it is
+(torch; on a GPU the model's own precision). The choice is recorded in an index, so its queries
+are encoded the way its papers were.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import warnings
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("arxiv_reco")
+
+BACKENDS = ("auto", "torch", "openvino-bf16", "openvino-f32")
+_ENCODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {backend: encoder}
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_has_native_bf16() -> bool:
+    try:
+        import openvino as ov
+    except ImportError:
+        return False
+    try:
+        return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # an OpenVINO that cannot query the CPU: do not guess
+        return False
+
+
+def choose_backend(model=None, backend: str = "auto") -> str:
+    """The backend an encode will use: ``auto`` resolves to "openvino-bf16" on a CPU with
+    native bf16 (and openvino installed), else "torch"."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend != "auto":
+        return backend
+    if model is not None and not _is_sentence_transformer(model):
+        return "torch"  # a stand-in with its own encode: run it as it is
+    if not str(getattr(model, "device", "cpu")).startswith("cpu"):
+        return "torch"  # a GPU: the model's own kernels and precision
+    return "openvino-bf16" if _cpu_has_native_bf16() else "torch"
+
+
+def _is_sentence_transformer(model) -> bool:
+    return hasattr(model, "tokenize") and hasattr(model, "forward") and hasattr(model, "max_seq_length")
+
+
+def fast_encoder(model, backend: str = "auto"):
+    """An object with the model's ``encode`` that runs on ``backend`` (converted once per model).
+
+    >>> fast_encoder(model).encode(["a paper"], normalize_embeddings=True).shape
+    (1, 384)
+    """
+    chosen = choose_backend(model, backend)
+    if chosen == "torch" or isinstance(model, OpenVINOEncoder):
+        return model
+    cache = _ENCODERS.setdefault(model, {})
+    key = (chosen, weights_digest(model))  # a model trained since its conversion gets a new one
+    if key not in cache:
+        cache.clear()
+        cache[key] = OpenVINOEncoder(model, precision=chosen.split("-", 1)[1])
+    return cache[key]
+
+
+def weights_digest(model) -> str:
+    """A cheap fingerprint of the weights and the input shape (the first values of every tensor)."""
+    digest = hashlib.sha256(repr(model.max_seq_length).encode())
+    for p in model.parameters():
+        digest.update(p.detach().flatten()[:64].float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def torch_model(encoder):
+    """The SentenceTransformer behind an encoder (itself for a torch model)."""
+    return getattr(encoder, "model", encoder) if isinstance(encoder, OpenVINOEncoder) else encoder
+
+
+def backend_of(encoder) -> str:
+    """The name of the backend an encoder runs on, as an index records it."""
+    return f"openvino-{encoder.precision}" if isinstance(encoder, OpenVINOEncoder) else "torch"
+
+
+class OpenVINOEncoder:
+    """A SentenceTransformer whose inference runs through OpenVINO (its state: the compiled model)."""
+
+    def __init__(self, model, precision: str = "bf16"):
+        import openvino as ov
+
+        self.model, self.precision = model, precision
+        self.max_seq_length = model.max_seq_length
+        self.tokenizer = model.tokenizer
+        compiled_ir = _converted(model)
+        self._compiled = ov.Core().compile_model(
+            compiled_ir, "CPU", {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "THROUGHPUT"})
+        self._inputs = [i.get_any_name() for i in self._compiled.inputs]
+
+    def get_embedding_dimension(self) -> int:
+        return int(self._compiled.outputs[0].get_partial_shape()[-1].get_length())
+
+    def encode(self, texts, batch_size: int = 64, normalize_embeddings: bool = True, convert_to_numpy: bool = True,
+               show_progress_bar: bool = False, **_) -> np.ndarray:
+        """The same contract as SentenceTransformer.encode (numpy rows in input order)."""
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        out = np.empty((len(texts), self.get_embedding_dimension()), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # like texts in a batch: little padding
+        request = self._compiled.create_infer_request()
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            feats = self.model.tokenize([texts[i] for i in rows])
+            result = request.infer({name: feats[name].numpy() for name in self._inputs})
+            out[rows] = next(iter(result.values()))
+        if normalize_embeddings:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out[0] if single else out
+
+
+def _converted(model):
+    """The model's forward as an OpenVINO model, converted once and kept in arxiv-reco's cache
+    (keyed by the weights' fingerprint and the sequence length): later loads take a second."""
+    import openvino as ov
+    import torch
+
+    from .config import CACHE_DIR
+
+    feats = model.tokenize(["a probe sentence", "a second, somewhat longer probe sentence for shapes"])
+    names = [k for k, v in feats.items() if isinstance(v, torch.Tensor)]
+    folder = CACHE_DIR / "openvino" / weights_digest(model)
+    core = ov.Core()
+    if (folder / "model.xml").exists():
+        try:
+            return core.read_model(str(folder / "model.xml"))
+        except Exception:  # a damaged cache entry: convert again
+            log.info("OpenVINO cache entry %s unreadable; converting again", folder)
+
+    class Forward(torch.nn.Module):
+        def __init__(self, st):
+            super().__init__()
+            self.st = st
+
+        def forward(self, *tensors):
+            return self.st(dict(zip(names, tensors)))["sentence_embedding"]
+
+    was_training = model.training
+    model.eval()
+    try:
+        with warnings.catch_warnings():  # the tracer's notes on shape checks it freezes: expected here
+            warnings.simplefilter("ignore")
+            converted = ov.convert_model(Forward(model), example_input=tuple(feats[n] for n in names))
+    finally:
+        model.train(was_training)
+    for port, name in zip(converted.inputs, names):
+        port.get_tensor().set_names({name})
+    from .artifacts import replace_dir
+
+    try:
+        with replace_dir(folder) as tmp:
+            ov.save_model(converted, str(Path(tmp) / "model.xml"), compress_to_fp16=False)
+    except OSError as e:  # a read-only cache only costs the conversion next time
+        log.info("could not cache the OpenVINO model in %s: %s", folder, e)
+    return converted
