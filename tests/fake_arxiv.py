@@ -44,7 +44,7 @@ def entry_xml(rec: dict, i: int) -> str:
     """One <entry> of a Kaggle-format record, in the post-2025-11 shape (old-shape links on odd i)."""
     pid = rec["id"] + version(rec)
     cats = rec["categories"].split()
-    when = f"{rec['update_date']}T18:00:00Z"
+    when = f"{rec['update_date'] or '2010-01-04'}T18:00:00Z"  # a few sample records carry no date
     if i % 2:
         links = (f'    <link href="https://arxiv.org/abs/{pid}" rel="alternate" type="text/html"/>\n'
                  f'    <link title="pdf" href="https://arxiv.org/pdf/{pid}" rel="related" type="application/pdf"/>\n')
@@ -71,8 +71,8 @@ def error_feed(message: str) -> str:
 
 class FakeArxiv:
     def __init__(self, records: list[dict]):
-        self.records = [r for r in records if r.get("update_date")]
-        self.by_id = {r["id"]: r for r in self.records}
+        self.records = [r for r in records if r.get("update_date")]  # what searches by date can find
+        self.by_id = {r["id"]: r for r in records}  # what id_list finds
         self.script: deque[str] = deque()
         self.log: list[dict] = []
         self._lock = threading.Lock()
