@@ -21,7 +21,14 @@ from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv, error_feed
 
 import arxiv_reco
-from arxiv_reco.arxiv_api import ArxivAPI, ArxivAPIError, EmptyPageError, _retry_after, category_query, parse_feed
+from arxiv_reco.arxiv_api import (
+    ArxivAPI,
+    ArxivAPIError,
+    EmptyPageError,
+    _retry_after,
+    category_query,
+    parse_feed,
+)
 from arxiv_reco.corpus import normalize
 from arxiv_reco.embed import _PROBE
 from arxiv_reco.recommend import PaperIndex
