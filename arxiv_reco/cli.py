@@ -224,34 +224,17 @@ def cmd_update(args) -> int:
     return 0
 
 
-def _library(args, index, settings, say) -> object:
-    """The library of --library/--disliked, its papers missing from the index fetched (unless
-    --no-fetch); everything not matched is reported on stderr."""
-    from .library import load_library
-
-    lib = load_library(args.library, args.disliked)
-    if not args.no_fetch and lib.missing(index):
-        from .app import _fetch_missing
-
-        _fetch_missing(index, lib, Path(args.index or settings.index_dir), _api(args, settings), say)
-    lib.match_titles(index)
-    say(lib.report())
-    missing = lib.missing(index)
-    if missing:
-        say(f"{len(missing)} library papers are not in the index (left out): {', '.join(missing[:10])}"
-            + (" …" if len(missing) > 10 else ""))
-    return lib
-
-
 def cmd_feed(args) -> int:
     from .feed import default_since, feed
+    from .library import complete_library, load_library
     from .recommend import PaperIndex
 
     settings = _settings(args)
     path, model = _index_with_model(args, settings)
     index = PaperIndex.load(path, model)
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  stdout stays the table/json/csv
-    lib = _library(args, index, settings, say)
+    lib = complete_library(load_library(args.library, args.disliked), index, path, api=_api(args, settings),
+                           fetch=not args.no_fetch, say=say)
     since = args.since or default_since(index)
     df = feed(index, lib.liked, lib.disliked, since=since, until=args.until, k=args.k, method=args.method,
               categories=args.categories)

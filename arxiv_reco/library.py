@@ -272,6 +272,34 @@ def _sources(x) -> list:
     return x
 
 
+def complete_library(lib: Library, index, index_dir: str | Path | None = None, api=None, fetch: bool = True,
+                     say=print) -> Library:
+    """Make ``lib`` fit ``index``: fetch its papers the index lacks from the arXiv API and add
+    them (saved to ``index_dir``), match id-less entries by title, and report what is left out
+    through ``say``. A failed fetch is reported, never fatal.
+
+    >>> lib = complete_library(load_library("my.bib"), index, "index/")
+    """
+    from .arxiv_api import ArxivAPIError
+    from .update import add_papers_by_id
+
+    missing = lib.missing(index)
+    if fetch and missing:
+        say(f"fetching {len(missing)} library papers missing from the index from arXiv…")
+        try:
+            added = add_papers_by_id(index, missing, api, save_to=index_dir)
+            say(f"added {len(added)} paper{'s' * (len(added) != 1)} to the index")
+        except ArxivAPIError as e:
+            say(f"could not fetch them ({e}); going on without them")
+    lib.match_titles(index)
+    say(lib.report())
+    missing = lib.missing(index)
+    if missing:
+        say(f"{len(missing)} library papers are not in the index (left out): {', '.join(missing[:10])}"
+            + (" …" if len(missing) > 10 else ""))
+    return lib
+
+
 # ---- the page's reading list --------------------------------------------------------------------
 def reading_list_path(index_dir: str | Path) -> Path:
     """Where the page keeps likes for an index: ``reading_list.json`` beside the index folder."""

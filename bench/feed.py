@@ -11,8 +11,10 @@ all-MiniLM-L6-v2 (the base model; a fine-tuned one changes the vectors, not the 
 - two interests: the libraries of two random cross-list sets together (what the mean of the
   liked vectors is expected to blur), the rest of both held out.
 Candidates are all papers but the library (the held-out ones among them). Metrics per library:
-recall@20 (share of the held-out papers in the top 20) and nDCG@20. Differences are paired
-(same libraries for both rankers), with a bootstrap 95% interval (arxiv_reco.stats).
+recall@20 (share of the held-out papers in the top 20) and nDCG@20; and, for the digest's tail,
+off-topic@10: in a window of 300 random other papers (a "since" date's worth), the share of the
+top 10 whose primary archive (cs, math, astro-ph, ...) is none of the library's. Differences are
+paired (same libraries for both rankers), with a bootstrap 95% interval (arxiv_reco.stats).
 
     python bench/feed.py                        # ~2 min on 2 CPU cores (embeddings cached in bench/_data)
     python bench/feed.py --max-seq 128 --c 0.01,0.1,1
@@ -86,12 +88,16 @@ def libraries(records: list[dict], seed: int = 0) -> dict[str, list[tuple[list[i
     return out
 
 
-def metrics(scores: np.ndarray, cand: np.ndarray, held: list[int]) -> tuple[float, float]:
-    top = cand[np.argsort(-scores, kind="stable")[:K]]
+def metrics(scores: np.ndarray, cand: np.ndarray, held: list[int], window: np.ndarray, archives: np.ndarray,
+            mine: set[str]) -> tuple[float, float, float]:
+    """(recall@K, nDCG@K of the held-out papers, off-topic share of the top 10 within ``window``)."""
+    order = np.argsort(-scores, kind="stable")
+    top = cand[order[:K]]
     hits = np.isin(top, held)
     dcg = float((hits / np.log2(np.arange(2, K + 2))).sum())
     ideal = float((1 / np.log2(np.arange(2, min(K, len(held)) + 2))).sum())
-    return hits.sum() / min(K, len(held)), dcg / ideal
+    digest = cand[order][np.isin(cand[order], window)][:10]
+    return hits.sum() / min(K, len(held)), dcg / ideal, float(np.mean([archives[i] not in mine for i in digest]))
 
 
 def main() -> None:
@@ -108,34 +114,36 @@ def main() -> None:
 
     emb = embeddings([paper_text(r["title"], r["abstract"]) for r in records], args.max_seq)
     n = len(emb)
+    archives = np.array([r["categories"].split()[0].split(".")[0] for r in records])
+    rng = np.random.default_rng(args.seed)
     cs = [float(c) for c in args.c.split(",")]
     results: dict = {}
     print(f"{n:,} papers, all-MiniLM-L6-v2 at max_seq {args.max_seq}; metric@{K}; SVM C in {cs}\n")
+    names = ("recall@20", "nDCG@20", "off-topic@10")
     for kind, libs in libraries(records, args.seed).items():
-        per = defaultdict(lambda: ([], []))  # method -> (recall, ndcg) per library
+        per = defaultdict(lambda: ([], [], []))  # method -> one list per metric, one value per library
         t = time.perf_counter()
         for lib, held in libs:
             cand = np.setdiff1d(np.arange(n), lib)
+            window = rng.choice(cand, 300, replace=False)
             q = emb[lib].mean(axis=0)
             for method, scores in [("mean", emb[cand] @ (q / np.linalg.norm(q)))] + [
                     (f"svm C={c:g}", svm_scores(emb, lib, candidates=cand, c=c)) for c in cs]:
-                r, g = metrics(scores, cand, held)
-                per[method][0].append(r)
-                per[method][1].append(g)
+                for values, v in zip(per[method], metrics(scores, cand, held, window, archives, set(archives[lib]))):
+                    values.append(v)
         sizes = [len(lib) for lib, _ in libs]
         print(f"{kind}: {len(libs)} libraries of {min(sizes)}-{max(sizes)} liked papers "
               f"({time.perf_counter() - t:.0f}s)")
-        print(f"  {'method':<12} {'recall@20':>9} {'nDCG@20':>8}   svm - mean: recall@20 [95% CI]  nDCG@20 [95% CI]")
+        print(f"  {'method':<12}" + "".join(f"{m:>26}" for m in names) + "   (svm - mean [95% CI])")
         results[kind] = {}
-        for method, (rec, ndcg) in per.items():
-            line = f"  {method:<12} {np.mean(rec):9.3f} {np.mean(ndcg):8.3f}"
-            row = {"recall@20": float(np.mean(rec)), "ndcg@20": float(np.mean(ndcg)), "n": len(rec)}
+        for method, values in per.items():
+            row = {m: float(np.mean(v)) for m, v in zip(names, values)}
+            line = f"  {method:<12}" + "".join(f"{row[m]:26.3f}" for m in names)
             if method != "mean":
-                br = paired_bootstrap(per["mean"][0], rec)
-                bn = paired_bootstrap(per["mean"][1], ndcg)
-                line += (f"   {br['diff']:+.3f} [{br['ci_low']:+.3f}, {br['ci_high']:+.3f}] {br['verdict']:<15}"
-                         f" {bn['diff']:+.3f} [{bn['ci_low']:+.3f}, {bn['ci_high']:+.3f}] {bn['verdict']}")
-                row.update(recall_vs_mean=br, ndcg_vs_mean=bn)
+                diffs = [paired_bootstrap(a, b) for a, b in zip(per["mean"], values)]
+                cells = [f"{d['diff']:+.3f} [{d['ci_low']:+.3f},{d['ci_high']:+.3f}]" for d in diffs]
+                line += "\n  " + " " * 12 + "".join(f"{c:>26}" for c in cells)
+                row["vs_mean"] = dict(zip(names, diffs))
             print(line)
             results[kind][method] = row
         print()

@@ -116,7 +116,7 @@ def test_cli_feed_formats_and_unmatched_entries_on_stderr(index_dir, index, libr
         fetch = [a for a in base if a != "--no-fetch"]
         assert main([*fetch, "--library", outside, "--pace", "0.01", "--max-seq-length", "32"]) == 0
     out, err = capsys.readouterr()
-    assert "added 1 papers" in err and "not in the index" not in err and fake.log[0]["params"]["id_list"] == outside
+    assert "added 1 paper to the index" in err and "not in the index" not in err and fake.log[0]["params"]["id_list"] == outside
     assert outside in set(PaperIndex.load(index_dir).meta["id"])
 
 
