@@ -12,10 +12,10 @@ MIN_VENV ?= .venv-min
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt scripts/install_torch.py
+$(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt requirements-app.txt scripts/install_torch.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) scripts/install_torch.py
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,app]"
 	touch $@
 
 $(VENV)/.teacher: $(VENV)/.installed requirements-teacher.txt

@@ -22,6 +22,7 @@ DEFAULT_TEACHER_MODEL = "sentence-transformers/all-mpnet-base-v2"
 DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
 LABELED_CSV = "my_labeled_training_data.csv"
 FINETUNED_DIR = "finetuned-arxiv-recommender"
+ARXIV_API_URL = "http://export.arxiv.org/api/query"  # the export API's Atom feed (update, library fetches)
 
 # environment variable -> Settings field. The Gemini SDK's own variables are honoured too.
 ENV_VARS = {
@@ -32,6 +33,7 @@ ENV_VARS = {
     "ARXIV_RECO_WORK_DIR": "work_dir",
     "ARXIV_RECO_BASE_MODEL": "base_model",
     "ARXIV_RECO_TEACHER_MODEL": "teacher_model",
+    "ARXIV_RECO_ARXIV_API": "arxiv_api_url",
 }
 
 
@@ -57,6 +59,7 @@ class Settings:
     work_dir: Path = Path(".")  # where the pipeline's files go
     base_model: str = DEFAULT_BASE_MODEL
     teacher_model: str = DEFAULT_TEACHER_MODEL
+    arxiv_api_url: str = ARXIV_API_URL  # a mirror, or a local fake in tests
 
     # The files passed between the steps (README: "The files between the steps"), in work_dir.
     @property

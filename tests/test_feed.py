@@ -1,0 +1,126 @@
+"""`feed`: the index's recent papers ranked for a library (linear SVM or mean vector), never a
+library paper, from the command line in three formats, with unmatched entries on stderr."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SAMPLE_2K
+from fake_arxiv import FakeArxiv
+
+from arxiv_reco.cli import main
+from arxiv_reco.feed import feed, svm_scores
+from arxiv_reco.recommend import PaperIndex
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+SINCE = "2026-01-01"
+TOPICS = {"cs.IR", "cs.CL", "astro-ph.GA", "math.AG", "q-bio.NC"}
+
+
+@pytest.fixture(scope="module")
+def corpus(sample_papers_df) -> pd.DataFrame:
+    """Real papers of five primary categories; the first cs.IR paper also as a second version."""
+    papers = sample_papers_df[sample_papers_df["primary_category"].isin(TOPICS)].reset_index(drop=True)
+    first_ir = papers[papers["primary_category"] == "cs.IR"].iloc[[0]]
+    twin = first_ir.assign(id=first_ir["id"] + "v2", update_date="2026-06-01")  # recent: a top candidate
+    return pd.concat([papers, twin], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def library(corpus) -> list[str]:
+    """Six cs.IR papers from before SINCE: a retrieval reader's library."""
+    ir = corpus[(corpus["primary_category"] == "cs.IR") & (corpus["update_date"] < SINCE)
+                & ~corpus["id"].str.endswith("v2")]
+    return ir["id"].head(6).tolist()
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory, corpus) -> str:
+    from arxiv_reco.models import load_model
+
+    out = tmp_path_factory.mktemp("feed") / "index"
+    PaperIndex.build(load_model(MINILM, max_seq_length=32), corpus, show_progress=False, model_name=MINILM).save(out)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def index(index_dir) -> PaperIndex:
+    return PaperIndex.load(index_dir)
+
+
+@pytest.mark.parametrize("method", ["svm", "mean"])
+def test_feed_ranks_recent_papers_never_a_library_one(index, corpus, library, method):
+    twin = corpus["id"].iloc[-1]
+    assert twin.removesuffix("v2") in library  # another version of a liked paper, dated after SINCE
+    got = feed(index, library, since=SINCE, k=15, method=method)
+    assert len(got) == 15 and list(got.columns) == ["id", "title", "score", "category", "date", "authors", "url"]
+    assert not set(got["id"]) & {*library, twin} and (got["date"] >= SINCE).all()
+    assert got["score"].is_monotonic_decreasing
+    assert (got["category"].head(10).isin({"cs.IR", "cs.CL"})).sum() >= 6  # the library's neighbourhood first
+    # disliked papers are never returned and pull the ranking away from themselves
+    far = feed(index, library, disliked=got["id"].head(3).tolist(), since=SINCE, k=15, method=method)
+    assert not set(far["id"]) & set(got["id"].head(3))
+    emb = pd.DataFrame(np.asarray(index.embeddings, dtype=np.float32), index=index.meta["id"])
+    d = emb.loc[got["id"].head(3)].to_numpy().mean(axis=0)
+    assert (emb.loc[far["id"]].to_numpy() @ d).mean() < (emb.loc[got["id"]].to_numpy() @ d).mean()
+
+
+def test_feed_edges(index, library):
+    assert len(feed(index, library, since="2099-01-01")) == 0  # nothing that new: an empty digest
+    with pytest.raises(ValueError, match="none of the library's liked papers is in this index"):
+        feed(index, ["2412.99999"])
+    with pytest.raises(ValueError, match="method must be one of"):
+        feed(index, library, method="knn")
+    only = feed(index, library, since=SINCE, categories="astro-ph.*", k=5)
+    assert len(only) == 5 and set(only["category"]) == {"astro-ph.GA"}
+
+
+def test_svm_is_the_linear_decision_function():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(300, 8)).astype(np.float32)
+    emb[:10] += 3.0  # a separable "topic"
+    scores = svm_scores(emb, pos=range(5), candidates=np.arange(5, 300))
+    assert set(np.argsort(-scores)[:5] + 5) <= set(range(5, 10))  # the topic's other papers come first
+    with pytest.raises(ValueError, match="outside the library"):
+        svm_scores(emb[:3], pos=range(3))
+
+
+def test_cli_feed_formats_and_unmatched_entries_on_stderr(index_dir, index, library, tmp_path, capsys, monkeypatch):
+    bib = tmp_path / "my.bib"
+    bib.write_text("".join(f"@misc{{p{i},\n  title={{Paper {i}}},\n  eprint={{{pid}}},\n  archivePrefix={{arXiv}},\n}}\n"
+                           for i, pid in enumerate(library))
+                   + "@article{nolink, title={A Journal Paper Without arXiv}, doi={10.1000/1}}\n")
+    base = ["feed", "--index", index_dir, "--library", str(bib), "--since", SINCE, "-k", "7", "--no-fetch"]
+    assert main([*base, "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    got = json.loads(out)
+    assert len(got) == 7 and not {g["id"] for g in got} & set(library)
+    assert "nolink 'A Journal Paper Without arXiv': no arXiv id" in err and "(svm)" in err
+    assert main([*base, "--format", "csv", "--method", "mean"]) == 0
+    out, err = capsys.readouterr()
+    csv = pd.read_csv(io.StringIO(out))
+    assert len(csv) == 7 and list(csv.columns)[:3] == ["id", "title", "score"] and "(mean)" in err
+    assert main([*base]) == 0
+    assert "score" in capsys.readouterr().out
+    # a library paper the index lacks: reported with --no-fetch, fetched from arXiv otherwise
+    records = [json.loads(line) for line in SAMPLE_2K.read_text().splitlines()]
+    outside = next(r["id"] for r in records if r["id"] not in set(index.meta["id"]) and r["update_date"])
+    assert main([*base, "--library", outside]) == 0
+    assert f"not in the index (left out): {outside}" in capsys.readouterr().err
+    with FakeArxiv(records) as fake:
+        monkeypatch.setenv("ARXIV_RECO_ARXIV_API", fake.url)
+        fetch = [a for a in base if a != "--no-fetch"]
+        assert main([*fetch, "--library", outside, "--pace", "0.01", "--max-seq-length", "32"]) == 0
+    out, err = capsys.readouterr()
+    assert "added 1 paper to the index" in err and "not in the index" not in err and fake.log[0]["params"]["id_list"] == outside
+    assert outside in set(PaperIndex.load(index_dir).meta["id"])
+
+
+def test_cli_feed_says_what_to_do_when_nothing_matches(index_dir, capsys):
+    assert main(["feed", "--index", index_dir, "--library", "2412.99999", "--no-fetch"]) == 2
+    err = capsys.readouterr().err
+    assert "none of the library's liked papers is in this index" in err and "Traceback" not in err
