@@ -60,7 +60,8 @@ def choose_backend(model=None, backend: str = "auto") -> str:
 
 
 def _is_sentence_transformer(model) -> bool:
-    return hasattr(model, "tokenize") and hasattr(model, "forward") and hasattr(model, "max_seq_length")
+    return (hasattr(model, "preprocess") or hasattr(model, "tokenize")) and hasattr(model, "forward") \
+        and hasattr(model, "max_seq_length")
 
 
 def fast_encoder(model, backend: str = "auto"):
@@ -70,8 +71,8 @@ def fast_encoder(model, backend: str = "auto"):
     (1, 384)
     """
     chosen = choose_backend(model, backend)
-    if chosen == "torch" or isinstance(model, OpenVINOEncoder):
-        return model
+    if chosen == "torch" or isinstance(model, OpenVINOEncoder) or not _is_sentence_transformer(model):
+        return model  # a stand-in with its own encode runs as it is, whatever was asked
     cache = _ENCODERS.setdefault(model, {})
     key = (chosen, weights_digest(model))  # a model trained since its conversion gets a new one
     if key not in cache:
@@ -125,12 +126,18 @@ class OpenVINOEncoder:
         request = self._compiled.create_infer_request()
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            feats = self.model.tokenize([texts[i] for i in rows])
+            feats = _features(self.model, [texts[i] for i in rows])
             result = request.infer({name: feats[name].numpy() for name in self._inputs})
             out[rows] = next(iter(result.values()))
         if normalize_embeddings:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out[0] if single else out
+
+
+def _features(model, texts: list[str]) -> dict:
+    """The model's input tensors for texts (sentence-transformers 6.2 renamed tokenize to preprocess)."""
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    return prepare(texts)
 
 
 def _converted(model):
@@ -141,7 +148,7 @@ def _converted(model):
 
     from .config import CACHE_DIR
 
-    feats = model.tokenize(["a probe sentence", "a second, somewhat longer probe sentence for shapes"])
+    feats = _features(model, ["a probe sentence", "a second, somewhat longer probe sentence for shapes"])
     names = [k for k, v in feats.items() if isinstance(v, torch.Tensor)]
     folder = CACHE_DIR / "openvino" / weights_digest(model)
     core = ov.Core()

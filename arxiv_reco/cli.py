@@ -164,8 +164,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_index(args) -> int:
     from .corpus import read_papers
+    from .indexing import index_papers
     from .models import load_model, resolve_model
-    from .recommend import index_papers
 
     settings = _settings(args)
     ref = resolve_model(args.model or settings.model_dir)
@@ -175,7 +175,7 @@ def cmd_index(args) -> int:
     existed = (out / "index.json").exists()
     index, added = index_papers(model, papers, out, batch_size=args.batch_size, faiss=args.faiss or None,
                                 rebuild=args.rebuild, model_name=ref.name, encoder=args.encoder,
-                                devices=args.devices.split(",") if args.devices else None)
+                                devices=args.devices.split(",") if args.devices else None, ann=args.ann)
     if not existed or args.rebuild and added == len(index):
         print(f"indexed {len(index):,} papers with {index.info['model']} into {out}")
     elif added:
@@ -192,67 +192,6 @@ def _print_frame(df, fmt: str) -> None:
         print(df.to_csv(index=False), end="")
     else:
         _print_df(df.drop(columns=["authors"]).assign(title=df["title"].str.slice(0, 70)))
-
-
-def _api(args, settings):
-    from .arxiv_api import PACE, ArxivAPI
-
-    return ArxivAPI(settings.arxiv_api_url, pace=PACE if args.pace is None else args.pace,
-                    timeout=args.timeout or 30.0)
-
-
-def _index_with_model(args, settings):
-    """The index, with the model given by --model/--max-seq-length (else its recorded one, lazily)."""
-    from .recommend import PaperIndex
-
-    path = Path(args.index or settings.index_dir)
-    model = None
-    if args.model or args.max_seq_length:
-        from .models import load_model
-
-        model = load_model(args.model or PaperIndex.load(path).info.get("model"), max_seq_length=args.max_seq_length)
-    return path, model
-
-
-def cmd_update(args) -> int:
-    from .update import update_index
-
-    settings = _settings(args)
-    path, model = _index_with_model(args, settings)
-    report = update_index(path, args.categories, since=args.since, until=args.until, model=model,
-                          api=_api(args, settings), page_size=args.page_size, batch_size=args.batch_size)
-    print(report)
-    return 0
-
-
-def cmd_feed(args) -> int:
-    from .feed import default_since, feed
-    from .library import complete_library, load_library
-    from .recommend import PaperIndex
-
-    settings = _settings(args)
-    path, model = _index_with_model(args, settings)
-    index = PaperIndex.load(path, model)
-    say = lambda text: print(text, file=sys.stderr)  # noqa: E731  stdout stays the table/json/csv
-    lib = complete_library(load_library(args.library, args.disliked), index, path, api=_api(args, settings),
-                           fetch=not args.no_fetch, say=say)
-    since = args.since or default_since(index)
-    df = feed(index, lib.liked, lib.disliked, since=since, until=args.until, k=args.k, method=args.method,
-              categories=args.categories)
-    say(f"{len(df)} papers since {since} ranked for {len(lib.liked)} liked papers ({args.method})")
-    _print_frame(df, args.format)
-    return 0
-
-
-def cmd_serve(args) -> int:
-    from .app import serve
-
-    settings = _settings(args)
-    path, model = _index_with_model(args, settings)
-    papers = args.papers or (settings.papers if settings.papers.exists() else None)
-    serve(path, library=args.library, papers=papers, reading_list=args.reading_list, port=args.port,
-          host=args.host, since=args.since, k=args.k, method=args.method, model=model, api=_api(args, settings))
-    return 0
 
 
 def cmd_recommend(args) -> int:
@@ -306,24 +245,6 @@ def _filter_args(s: argparse.ArgumentParser, categories_help: str) -> None:
     s.add_argument("--categories", help=categories_help)
     s.add_argument("--since", help="update_date >= YYYY-MM-DD")
     s.add_argument("--until", help="update_date <= YYYY-MM-DD")
-
-
-def _api_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--pace", type=float, help="seconds between arXiv API requests (default 3, as arXiv asks)")
-    s.add_argument("--timeout", type=float, help="seconds per arXiv API request (default 30)")
-
-
-def _model_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--model", help="the index's model (default: the one recorded in the index)")
-    s.add_argument("--max-seq-length", type=int, help="tokens per paper when encoding new papers")
-
-
-def _library_args(s: argparse.ArgumentParser, required: bool = False) -> None:
-    s.add_argument("--library", action="append", required=required,
-                   help="liked papers: a .bib export (Zotero, Mendeley, Google Scholar, arXiv), the page's "
-                        "reading_list.json, a file of arXiv ids/URLs, or comma-separated ids (repeatable)")
-    s.add_argument("--disliked", action="append", help="disliked papers, in the same forms (repeatable)")
-    s.add_argument("--no-fetch", action="store_true", help="do not fetch library papers missing from the index")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -412,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--encoder", default="auto", choices=["auto", "torch", "openvino-bf16", "openvino-f32"],
                    help="how the model runs: auto = OpenVINO bf16 on a CPU with native bf16 (~2x), else torch")
     s.add_argument("--devices", help="several workers: e.g. cuda:0,cuda:1 (every GPU) or cpu,cpu")
+    s.add_argument("--ann", default="ivf-fp16", choices=["ivf-fp16", "ivf-sq8", "ivf-pq"],
+                   help="the approximate index's codes: ivf-sq8 half the memory, ivf-pq an eighth (with --faiss)")
     s.add_argument("--rebuild", action="store_true",
                    help="the index at --out was built by another model: re-encode everything with this one")
     s.set_defaults(func=cmd_index)
@@ -429,43 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
     s.set_defaults(func=cmd_recommend)
 
-    s = sub.add_parser("update", help="add the arXiv listings since the index's newest paper to the index")
-    s.add_argument("--index", help="default: <work dir>/index")
-    s.add_argument("--categories", required=True, help="e.g. 'cs.CL,cs.IR' (cross-lists count)")
-    s.add_argument("--since", help="submitted on or after YYYY-MM-DD (default: the index's newest paper, minus 3 days)")
-    s.add_argument("--until", help="submitted on or before YYYY-MM-DD (default: today)")
-    s.add_argument("--page-size", type=int, default=200, help="results per request (arXiv allows up to 2000)")
-    _api_args(s)
-    _model_args(s)
-    s.add_argument("--batch-size", type=int, default=64)
-    s.set_defaults(func=cmd_update)
+    from .cli_reader import add_commands
 
-    s = sub.add_parser("feed", help="the index's recent papers ranked for your library (a digest)")
-    s.add_argument("--index", help="default: <work dir>/index")
-    _library_args(s, required=True)
-    s.add_argument("-k", type=int, default=20)
-    _filter_args(s, "only these categories, e.g. 'cs.CL,cs.IR'")
-    s.add_argument("--method", choices=["svm", "mean"], default="svm",
-                   help="svm: a linear SVM on the library's embeddings (arxiv-sanity-lite's; measured better, "
-                        "bench/feed.py); mean: the mean of the liked vectors")
-    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    _api_args(s)
-    _model_args(s)
-    s.set_defaults(func=cmd_feed)
-
-    s = sub.add_parser("serve", help="the page: search, more like this, like/dislike, new for you, BibTeX export")
-    s.add_argument("--index", help="default: <work dir>/index")
-    _library_args(s)
-    s.add_argument("--papers", help="the corpus, for the abstracts (default: <work dir>/papers.parquet when it exists)")
-    s.add_argument("--reading-list", help="where likes are kept (default: reading_list.json beside the index)")
-    s.add_argument("--port", type=int, help="default: 7860 or the next free one")
-    s.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to open the page to your network")
-    s.add_argument("--since", help="'New for you' from this date (default: the week before the newest paper)")
-    s.add_argument("-k", type=int, default=10, help="cards per list")
-    s.add_argument("--method", choices=["svm", "mean"], default="svm")
-    _api_args(s)
-    _model_args(s)
-    s.set_defaults(func=cmd_serve)
+    add_commands(sub, _filter_args)  # update, feed, serve: the reader's daily loop
 
     s = sub.add_parser("demo", help="run the whole pipeline on the bundled sample (about 7 min on 2 CPU cores)")
     s.add_argument("--out", default="demo-output")

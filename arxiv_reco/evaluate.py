@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -297,6 +297,26 @@ def _warn_collapse(table: pd.DataFrame, models: Mapping[str, object], reference:
                 f"(from {table.loc[ref, 'unrelated_cos_std']:.3f} for {ref}): embeddings are collapsing. Train with "
                 "the default recipe (a ranking loss beside the score loss) or fewer random pairs.",
                 CollapseWarning, stacklevel=3)
+
+
+def side_by_side(papers: pd.DataFrame, models: dict, paper_ids: Sequence[str], k: int = 5) -> pd.DataFrame:
+    """For each query paper, the top-k titles each model recommends, in adjacent columns.
+
+    >>> side_by_side(papers, {"base": base, "fine-tuned": model}, ["2401.01234"], k=5)
+    """
+    from .recommend import PaperIndex
+
+    indexes = {name: PaperIndex.build(m, papers, show_progress=False) for name, m in models.items()}
+    rows = []
+    by_id = papers.drop_duplicates("id").set_index("id")
+    for pid in paper_ids:
+        hits = {name: ix.similar(pid, k=k) for name, ix in indexes.items()}
+        for rank in range(k):
+            row = {"query": by_id.loc[pid, "title"][:60] if rank == 0 else "", "rank": rank + 1}
+            for name, df in hits.items():
+                row[name] = f"{df['title'].iloc[rank][:55]} [{df['category'].iloc[rank]}]" if rank < len(df) else ""
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ---- reports -------------------------------------------------------------------------------------

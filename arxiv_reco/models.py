@@ -107,3 +107,15 @@ def load_model(name: str | Path | ModelRef, device: str | None = None, max_seq_l
         model.max_seq_length = max_seq_length
     log.info("loaded %s from %s", ref.name, ref.source)
     return model
+
+
+def loaded_model(model, name: str | None = None):
+    """(a loaded model, the name to record for it): a folder or hub name resolves and names
+    itself; a model object keeps the name given (None: unrecorded).
+
+    >>> model, name = loaded_model("finetuned-arxiv-recommender")
+    """
+    if isinstance(model, str | Path | ModelRef):
+        ref = resolve_model(model)
+        return load_model(ref), ref.name
+    return model, name

@@ -61,10 +61,10 @@ def run_pipeline(work_dir: str | Path, n_papers: int = 1_000, n_pairs: int = 1_5
     >>> result = run_pipeline("demo-output")
     """
     from .corpus import save_papers
+    from .indexing import index_papers
     from .labeling import export_labels
     from .pairs import pair_report, sample_pairs, save_pairs
     from .plots import plot_scores
-    from .recommend import index_papers
     from .sampler import sample_papers
     from .store import LabelStore
     from .train import finetune

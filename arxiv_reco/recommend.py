@@ -27,11 +27,11 @@ import pandas as pd
 from .artifacts import recover, replace_dir
 from .corpus import TEXT_RECIPE, paper_text
 from .embed import encode, model_fingerprint
+from .search import BLOCK, ann_candidates, exact_candidates
 
 META_COLUMNS = ["id", "title", "authors", "primary_category", "categories", "update_date"]
 FAISS_AUTO_ABOVE = 1_000_000
 _VERSION = re.compile(r"v\d+$")
-_BLOCK = 262_144  # rows per float16 block: keeps the block's scores at ~50 MB for 100 queries
 
 
 class IndexMismatchError(ValueError):
@@ -88,8 +88,9 @@ class PaperIndex:
         >>> index = PaperIndex.build("finetuned-arxiv-recommender", papers)
         """
         from .backends import choose_backend
+        from .models import loaded_model
 
-        model, model_name = _model_and_name(model, model_name)
+        model, model_name = loaded_model(model, model_name)
         papers = _check_papers(papers)
         encoder = "torch" if devices and len(devices) > 1 else choose_backend(model, encoder)
         emb = _encode(model, papers, batch_size, show_progress, checkpoint, encoder, devices)
@@ -197,27 +198,19 @@ class PaperIndex:
         return index
 
     # ---- approximate search -----------------------------------------------------------------------------
-    def build_ann(self, nlist: int | None = None, nprobe: int | None = None, train_size: int = 200_000, seed: int = 0):
-        """A FAISS IVF index (inner product on normalised vectors, fp16 storage) for fast search.
+    def build_ann(self, kind: str = "ivf-fp16", nlist: int | None = None, nprobe: int | None = None,
+                  train_size: int = 200_000, seed: int = 0):
+        """An approximate FAISS index over the embeddings for fast search (kinds: ivf-fp16,
+        ivf-sq8 at half the memory, ivf-pq at an eighth; see :mod:`arxiv_reco.search`). Saved
+        with the index; filters keep using it.
 
-        nlist defaults to ~4*sqrt(n); nprobe to 4% of the lists (recall@10 ~0.95+ on real embeddings).
+        >>> index.build_ann("ivf-pq"); index.save("index/")
         """
-        try:
-            import faiss
-        except ImportError:
-            raise ImportError("approximate search needs faiss: pip install 'arxiv-reco[faiss]' (or faiss-cpu)") from None
-        n, d = self.embeddings.shape
-        nlist = nlist or max(16, int(4 * np.sqrt(n)))
-        quantizer = faiss.IndexFlatIP(d)
-        ivf = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(seed)
-        sample = np.sort(rng.choice(n, size=min(n, max(train_size, 40 * nlist)), replace=False))
-        ivf.train(np.asarray(self.embeddings[sample], dtype=np.float32))
-        for start in range(0, n, _BLOCK):
-            ivf.add(np.asarray(self.embeddings[start : start + _BLOCK], dtype=np.float32))
-        ivf.nprobe = nprobe or max(1, int(round(0.04 * nlist)))
-        self._faiss = ivf
-        return ivf
+        from .search import build_ann
+
+        self._faiss = build_ann(self.embeddings, kind, nlist, nprobe, train_size, seed)
+        self.info["ann"] = kind
+        return self._faiss
 
     # ---- searching --------------------------------------------------------------------------------------
     def _mask(self, categories: str | Iterable[str] | None, since: str | None, until: str | None) -> np.ndarray | None:
@@ -247,11 +240,10 @@ class PaperIndex:
         use_faiss = backend == "faiss" or (backend == "auto" and self._faiss is not None)
         if use_faiss and self._faiss is None:
             raise ValueError("no approximate index: call index.build_ann() first (needs faiss-cpu)")
-        if use_faiss and mask is None:
-            _, idx = self._faiss.search(queries.astype(np.float32), want)
-            cand = [row[row >= 0] for row in idx]
+        if use_faiss:  # filters are applied inside the approximate search
+            cand = ann_candidates(self._faiss, queries, want, mask, self.info.get("ann"))
         else:
-            cand = _exact_candidates(self.embeddings, queries, min(n, want + 32), mask)
+            cand = exact_candidates(self.embeddings, queries, min(n, want + 32), mask)
         out = []
         for q, rows, skip in zip(queries, cand, exclude):
             rows = np.array([r for r in rows if r not in skip and (mask is None or mask[r])], dtype=np.int64)
@@ -345,91 +337,6 @@ class PaperIndex:
         return k  # larger than the corpus: every other paper comes back, best first (documented)
 
 
-def _model_and_name(model, name: str | None):
-    """(a loaded model, the name to record for it): names and folders resolve and name themselves."""
-    from .models import ModelRef, load_model, resolve_model
-
-    if isinstance(model, str | Path | ModelRef):
-        ref = resolve_model(model)
-        return load_model(ref), ref.name
-    return model, name
-
-
-def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int = 64, faiss: bool | None = None,
-                 rebuild: bool = False, show_progress: bool = True, model_name: str | None = None,
-                 encoder: str = "auto", devices: Sequence[str] | None = None) -> tuple[PaperIndex, int]:
-    """The corpus indexed at ``out``: built the first time, afterwards only papers not yet in it
-    are encoded and appended (nothing new: the folder is left untouched). A killed run resumes
-    from the shards it finished (kept in a hidden folder beside ``out``). Returns the index and
-    how many papers were encoded now.
-
-    ``model``: a folder or hub name, or a loaded model (``model_name`` then says what to record).
-    ``faiss``: also keep a FAISS index (None: automatically above FAISS_AUTO_ABOVE papers).
-    ``encoder``: how a new index's model runs ("auto", "torch", "openvino-bf16"); an existing
-    index keeps the one it recorded.
-    ``rebuild``: when the saved index was built by another model, re-encode every paper with
-    this one (the old index stays in place until the new one is complete); otherwise refuse.
-
-    >>> index, added = index_papers("finetuned-arxiv-recommender", papers, "index/")
-    """
-    from .embed import checkpoint_for, drop_checkpoint
-
-    out = Path(out)
-    ckpt = checkpoint_for(out)
-    recover(out)
-    model, model_name = _model_and_name(model, model_name)
-    index = None
-    if (out / "index.json").exists():
-        try:
-            index = PaperIndex.load(out, model)
-        except IndexMismatchError as e:
-            if not rebuild:
-                raise IndexMismatchError(f"{e} (or pass rebuild=True / --rebuild to re-encode everything with this "
-                                         "model; the old index stays until the new one is complete)") from None
-    fresh = index is None
-    if not fresh:
-        added = index.add(papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt, devices=devices)
-    else:
-        index = PaperIndex.build(model, papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt,
-                                 model_name=model_name, encoder=encoder, devices=devices)
-        added = len(index)
-    wants_ann = faiss if faiss is not None else len(index) > FAISS_AUTO_ABOVE
-    if wants_ann and index._faiss is None:
-        index.build_ann()
-    elif not fresh and not added:
-        return index, 0  # nothing new: the saved index stays exactly as it was
-    index.save(out)
-    drop_checkpoint(ckpt)
-    return index, added
-
-
-def _exact_candidates(emb: np.ndarray, queries: np.ndarray, want: int, mask: np.ndarray | None) -> list[np.ndarray]:
-    """Row ids of the `want` best rows per query: float16 products and torch.topk, block by block
-    (torch multiplies float16 directly; numpy would first convert, ~5x slower)."""
-    import torch
-
-    qs = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float16)).T
-    scores_parts, rows_parts = [], []
-    for start in range(0, len(emb), _BLOCK):
-        block = torch.from_numpy(np.asarray(emb[start : start + _BLOCK], dtype=np.float16))
-        scores = (block @ qs).float()  # (rows, queries)
-        if mask is not None:
-            scores[torch.from_numpy(~mask[start : start + _BLOCK])] = -torch.inf
-        top = torch.topk(scores, min(want, scores.shape[0]), dim=0)
-        scores_parts.append(top.values)
-        rows_parts.append(top.indices + start)
-    scores = torch.cat(scores_parts).numpy()  # (candidates, queries)
-    rows = torch.cat(rows_parts).numpy()
-    out = []
-    for j in range(scores.shape[1]):
-        keep = np.isfinite(scores[:, j])
-        s, r = scores[keep, j], rows[keep, j]
-        if len(s) > want:
-            r = r[np.argpartition(-s, want - 1)[:want]]
-        out.append(r.astype(np.int64))
-    return out
-
-
 def _check_papers(papers: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("id", "title", "abstract") if c not in papers.columns]
     if missing:
@@ -461,25 +368,7 @@ def _save_embeddings(emb: np.ndarray, out: Path) -> None:
         np.save(out, np.asarray(emb, dtype=np.float16))
         return
     dest = np.lib.format.open_memmap(out, mode="w+", dtype=np.float16, shape=tuple(emb.shape))
-    for start in range(0, len(emb), _BLOCK):
-        dest[start : start + _BLOCK] = emb[start : start + _BLOCK]
+    for start in range(0, len(emb), BLOCK):
+        dest[start : start + BLOCK] = emb[start : start + BLOCK]
     dest.flush()
     del dest
-
-
-def side_by_side(papers: pd.DataFrame, models: dict, paper_ids: Sequence[str], k: int = 5) -> pd.DataFrame:
-    """For each query paper, the top-k titles each model recommends, in adjacent columns.
-
-    >>> side_by_side(papers, {"base": base, "fine-tuned": model}, ["2401.01234"], k=5)
-    """
-    indexes = {name: PaperIndex.build(m, papers, show_progress=False) for name, m in models.items()}
-    rows = []
-    by_id = papers.drop_duplicates("id").set_index("id")
-    for pid in paper_ids:
-        hits = {name: ix.similar(pid, k=k) for name, ix in indexes.items()}
-        for rank in range(k):
-            row = {"query": by_id.loc[pid, "title"][:60] if rank == 0 else "", "rank": rank + 1}
-            for name, df in hits.items():
-                row[name] = f"{df['title'].iloc[rank][:55]} [{df['category'].iloc[rank]}]" if rank < len(df) else ""
-            rows.append(row)
-    return pd.DataFrame(rows)

@@ -35,8 +35,8 @@ def main() -> None:
 
     from arxiv_reco.app import serve
     from arxiv_reco.config import SAMPLE_PAPERS
+    from arxiv_reco.indexing import index_papers
     from arxiv_reco.models import load_model
-    from arxiv_reco.recommend import index_papers
     from arxiv_reco.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_PAPERS)

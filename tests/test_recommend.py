@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from conftest import SAMPLE_2K
 
-import arxiv_reco.recommend as rec
+import arxiv_reco.search as search
 from arxiv_reco.cli import main
 from arxiv_reco.recommend import IndexMismatchError, PaperIndex
 from arxiv_reco.snapshot import load_papers
@@ -63,7 +63,7 @@ def test_results_are_the_exact_nearest_neighbours(index):
 def test_block_merging_matches_one_block(index, monkeypatch):
     q = np.asarray(index.embeddings[[3, 40, 99]], dtype=np.float32)
     whole = index.search_many(q, k=7)
-    monkeypatch.setattr(rec, "_BLOCK", 13)  # many small blocks, merged
+    monkeypatch.setattr(search, "BLOCK", 13)  # many small blocks, merged
     assert index.search_many(q, k=7) == whole
 
 
