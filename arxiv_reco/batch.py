@@ -43,6 +43,7 @@ from .labeling import (
     _settings_record,
     _todo,
     _units,
+    for_pairs,
 )
 from .prompts import SYSTEM_INSTRUCTION, AnswerError, response_schema
 from .store import LabelStore
@@ -74,6 +75,7 @@ def label_pairs_batch(pairs, store: str | LabelStore = "labels.sqlite", config: 
     from tqdm.auto import tqdm
 
     settings, cfg = _gemini_config(config, settings, overrides)
+    cfg = for_pairs(cfg, pairs)
     st, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
     t0 = time.monotonic()
     jobs = st.open_batch_jobs(cfg.model, cfg.prompt_version)
@@ -141,7 +143,7 @@ def _is_not_found(e: BaseException) -> bool:
 # ---- submitting, exactly once ---------------------------------------------------------------------
 def _register(st: LabelStore, cfg: LabelConfig, todo: list[dict]) -> tuple[str, dict[str, list[str]]]:
     """Record the job in the store before it exists, under a display name unique to it."""
-    units = {f"u{i}": [p["pair_id"] for p in unit] for i, unit in enumerate(_units(todo, cfg.pairs_per_request))}
+    units = {f"u{i}": [p["pair_id"] for p in unit] for i, unit in enumerate(_units(todo, cfg))}
     display = f"arxiv-reco-{cfg.prompt_version}-{len(todo)}pairs-{uuid.uuid4().hex[:12]}"
     st.add_batch_job(PENDING + display, cfg.model, cfg.prompt_version, "SUBMITTING", units)
     return PENDING + display, units

@@ -36,6 +36,7 @@ from .labeling import (
     _settings_record,
     _todo,
     _units,
+    for_pairs,
 )
 from .prompts import SYSTEM_INSTRUCTION, AnswerError, parse_answer, response_schema
 from .store import LabelStore
@@ -322,6 +323,7 @@ async def alabel_pairs(
     from tqdm.auto import tqdm
 
     settings, cfg = _gemini_config(config, settings, overrides)
+    cfg = for_pairs(cfg, pairs)
     st, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
     if not todo:
         return summary
@@ -329,7 +331,7 @@ async def alabel_pairs(
     run_id = st.start_run({**_settings_record(cfg), "mode": "online", "pairs": len(todo)})
     bar = tqdm(total=len(todo), desc=f"labelling with {cfg.model}", unit="pair", disable=not progress)
     run = _Run(client, st, cfg, summary, run_id, bar)
-    for unit in _units(todo, cfg.pairs_per_request):
+    for unit in _units(todo, cfg):
         run.queue.put_nowait((unit, 1))
     workers = [asyncio.create_task(run.worker()) for _ in range(cfg.concurrency)]
     joined = asyncio.create_task(run.queue.join())

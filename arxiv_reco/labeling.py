@@ -124,7 +124,7 @@ def _gemini_config(config: LabelConfig | None, settings: Settings | None, overri
 
 def _with(cfg: LabelConfig, overrides: dict) -> LabelConfig:
 
-    prompt_keys = {"abstract_tokens", "with_reason", "temperature"}
+    prompt_keys = {"abstract_tokens", "with_reason", "temperature", "layout"}
     prompt_over = {k: overrides.pop(k) for k in list(overrides) if k in prompt_keys}
     if prompt_over:
         overrides["prompt"] = replace(cfg.prompt, **prompt_over)
@@ -138,8 +138,29 @@ def _settings_record(cfg: LabelConfig) -> dict:
     return d
 
 
-def _units(todo: list[dict], k: int) -> list[list[dict]]:
-    return [todo[i : i + k] for i in range(0, len(todo), k)]
+def for_pairs(cfg: LabelConfig, pairs) -> LabelConfig:
+    """The config with its prompt layout settled for these pairs: "auto" is the anchored layout
+    when every pair names an anchor (``sample_pairs(strategy="anchored")``), else one pair at a time."""
+    if cfg.prompt.layout != "auto":
+        return cfg
+    rows = _records(pairs)
+    anchored = bool(rows) and all(str(p.get("anchor") or "") for p in rows)
+    return replace(cfg, prompt=replace(cfg.prompt, layout="anchored" if anchored else "pairs"))
+
+
+def _units(todo: list[dict], cfg: LabelConfig) -> list[list[dict]]:
+    """The requests: pairs_per_request pairs each, or in the anchored layout one anchor with up to
+    max(pairs_per_request, ANCHOR_PARTNERS) of its candidates."""
+    k = cfg.pairs_per_request
+    if cfg.prompt.layout != "anchored":
+        return [todo[i : i + k] for i in range(0, len(todo), k)]
+    from .pairs import ANCHOR_PARTNERS
+
+    groups: dict[str, list[dict]] = {}
+    for p in todo:
+        groups.setdefault(str(p.get("anchor") or p["id_a"]), []).append(p)
+    size = max(k, ANCHOR_PARTNERS)
+    return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
 def _records(pairs) -> list[dict]:
@@ -170,14 +191,14 @@ def plan_labeling(pairs, store: str | LabelStore | None = None, config: LabelCon
 
     >>> plan = plan_labeling(pairs, "labels.sqlite"); print(plan["first_prompt"])
     """
-    cfg = config or LabelConfig()
+    cfg = for_pairs(config or LabelConfig(), pairs)
     if store is not None:
         _, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
         total = summary.pairs
     else:
         todo = _records(pairs)
         total = len(todo)
-    units = _units(todo, cfg.pairs_per_request)
+    units = _units(todo, cfg)
     tokens_in = tokens_out = 0
     for u in units:
         i, o = cfg.prompt.estimate_tokens(u)

@@ -13,6 +13,12 @@ strategy blends three sources so the labels span the whole 0-1 scale::
   (half): same field, mostly different problems, the middle of the scale.
 - ``random`` (30%): two papers drawn uniformly: anchors the low end.
 
+``anchored`` shapes the same range around anchor papers: each anchor gets six partners, its
+TF-IDF neighbours at ranks 1-3, 4-10 and 11-50, a paper of its primary category and two random
+ones. One Gemini request then scores an anchor against all its partners (the anchor's abstract
+is sent once, and candidates are judged side by side), and training learns which partner is
+closer to the same anchor, which is what a recommender's ranking is.
+
 The split is drawn per paper (from a hash of seed and id, so a paper keeps its split when the
 corpus grows); a pair belongs to a split only when both papers do, and pairs are only formed
 within a split.
@@ -30,8 +36,11 @@ import pandas as pd
 
 from .embed import encode, tfidf_matrix, top_k_neighbors
 
-PAIR_COLUMNS = ["pair_id", "id_a", "id_b", "title_a", "abstract_a", "title_b", "abstract_b", "strategy", "split"]
-STRATEGIES = ("random", "category", "neighbors", "mixed")
+PAIR_COLUMNS = ["pair_id", "id_a", "id_b", "title_a", "abstract_a", "title_b", "abstract_b", "strategy", "split",
+                "anchor"]
+STRATEGIES = ("random", "category", "neighbors", "mixed", "anchored")
+ANCHOR_BANDS = {"near": (0, 3), "mid": (3, 10), "far": (10, 50)}  # TF-IDF neighbour ranks of an anchor's partners
+ANCHOR_PARTNERS = 6  # near, mid, far, same category, two random: the rubric's whole scale
 DEFAULT_MIX = {"neighbors": 0.4, "category": 0.3, "random": 0.3}
 DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
@@ -73,6 +82,7 @@ class _PairDrawer:
     def __init__(self, papers: pd.DataFrame, rng: np.random.Generator, embeddings=None):
         self.papers, self.rng, self.m = papers, rng, len(papers)
         self.taken: dict[tuple[int, int], str] = {}
+        self.anchor: dict[tuple[int, int], int] = {}  # anchored pairs: which of the two is the anchor
         self._embeddings = embeddings
         self._neighbors = None
 
@@ -80,14 +90,40 @@ class _PairDrawer:
     def pool(self) -> int:
         return self.m * (self.m - 1) // 2
 
-    def _add(self, i: int, j: int, strategy: str) -> bool:
+    def _add(self, i: int, j: int, strategy: str, anchor: int | None = None) -> bool:
         if i == j:
             return False
         key = (i, j) if i < j else (j, i)
         if key in self.taken:
             return False
         self.taken[key] = strategy
+        if anchor is not None:
+            self.anchor[key] = anchor
         return True
+
+    def draw_anchored(self, quota: int, k: int = ANCHOR_PARTNERS) -> int:
+        """Anchors in random order, each with up to k partners across the scale, until quota pairs."""
+        if quota <= 0 or self.m < 2:
+            return 0
+        nb = top_k_neighbors(tfidf_matrix(self.papers["text"]), min(max(hi for _, hi in ANCHOR_BANDS.values()), self.m - 1))
+        prim = self.papers["primary_category"].to_numpy()
+        by_cat = {c: np.flatnonzero(prim == c) for c in np.unique(prim)}
+        added = 0
+        for a in self.rng.permutation(self.m).tolist():
+            picks = []
+            for name, (lo, hi) in ANCHOR_BANDS.items():
+                if lo < min(hi, nb.shape[1]):
+                    picks.append((int(nb[a, self.rng.integers(lo, min(hi, nb.shape[1]))]), f"anchored-{name}"))
+            same = by_cat[prim[a]][by_cat[prim[a]] != a]
+            if len(same):
+                picks.append((int(same[self.rng.integers(len(same))]), "anchored-category"))
+            while len(picks) < k:
+                picks.append((int(self.rng.integers(0, self.m)), "anchored-random"))
+            for b, strategy in picks[:k]:
+                added += self._add(a, b, strategy, anchor=a)
+                if added == quota:
+                    return added
+        return added
 
     def draw(self, strategy: str, quota: int) -> int:
         """Add up to quota new pairs of this strategy; returns how many were added."""
@@ -183,7 +219,8 @@ def sample_pairs(
     pool cannot give n), deterministic for a seed, with the columns of ``pairs.csv``.
 
     ``strategy``: random | category | neighbors | mixed (``mix`` sets its proportions,
-    default ``DEFAULT_MIX``). ``model``: a SentenceTransformer (or its name) whose nearest
+    default ``DEFAULT_MIX``) | anchored (anchors with ANCHOR_PARTNERS partners each; the
+    ``anchor`` column names each pair's anchor, empty for the other strategies). ``model``: a SentenceTransformer (or its name) whose nearest
     neighbours are added to TF-IDF's for the neighbors strategy.
 
     >>> pairs = sample_pairs(papers, n=2_000, strategy="mixed")
@@ -191,7 +228,7 @@ def sample_pairs(
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     mix = dict(mix or DEFAULT_MIX) if strategy == "mixed" else {strategy: 1.0}
-    bad = set(mix) - set(STRATEGIES[:3])
+    bad = set(mix) - set(STRATEGIES[:3]) - ({"anchored"} if strategy == "anchored" else set())
     if bad or any(w < 0 for w in mix.values()) or not sum(mix.values()):
         raise ValueError(f"mix takes non-negative weights for {STRATEGIES[:3]}, got {mix}")
     missing = {"id", "title", "abstract", "categories", "primary_category", "text"} - set(papers.columns)
@@ -217,7 +254,7 @@ def sample_pairs(
         shares = _quotas(quota, {k: w for k, w in mix.items() if w > 0})
         short = 0
         for strat, share in shares.items():
-            short += share - drawer.draw(strat, share)
+            short += share - (drawer.draw_anchored(share) if strat == "anchored" else drawer.draw(strat, share))
         if short:  # a strategy ran dry (tiny categories, say): random pairs make up the rest
             short -= drawer.draw("random", short)
         owed += short
@@ -242,6 +279,7 @@ def sample_pairs(
             "title_a": a["title"].to_numpy(), "abstract_a": a["abstract"].to_numpy(),
             "title_b": b["title"].to_numpy(), "abstract_b": b["abstract"].to_numpy(),
             "strategy": list(drawer.taken.values()), "split": split,
+            "anchor": [ids[drawer.anchor[key]] if key in drawer.anchor else "" for key in drawer.taken],
         }))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=PAIR_COLUMNS)
     if len(out) < n:
@@ -297,7 +335,9 @@ def save_pairs(pairs: pd.DataFrame, path) -> None:
 
 def read_pairs(path) -> pd.DataFrame:
     """``pairs.csv`` with its columns checked."""
-    df = pd.read_csv(path, dtype={"id_a": str, "id_b": str, "pair_id": str}, keep_default_na=False)
+    df = pd.read_csv(path, dtype={"id_a": str, "id_b": str, "pair_id": str, "anchor": str}, keep_default_na=False)
+    if "anchor" not in df.columns:  # pairs.csv written before anchored pairs existed
+        df["anchor"] = ""
     missing = [c for c in PAIR_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} lacks column(s) {missing}; expected a pairs.csv written by `arxiv-reco pairs`")

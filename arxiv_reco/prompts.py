@@ -48,6 +48,26 @@ Abstract A: {abstract_a}
 Paper B: {title_b}
 Abstract B: {abstract_b}"""
 
+# One anchor paper against several candidates: the anchor's abstract is sent once, and the model
+# judges the candidates side by side (each pair is still scored, validated and stored on its own).
+ANCHORED_TEMPLATE = """\
+{rubric}
+
+Each pair below is the reference paper and one candidate. Return a JSON array with one object per
+candidate, in any order: {{"pair_id": ..., "score": ...{reason_field}}}. Copy each pair_id exactly.
+
+### Reference paper
+Title: {title}
+Abstract: {abstract}
+
+{candidates}"""
+
+CANDIDATE_TEMPLATE = """\
+### Candidate, pair_id: {pair_id}
+Title: {title}
+Abstract: {abstract}"""
+LAYOUTS = ("auto", "pairs", "anchored")
+
 DEFAULT_ABSTRACT_TOKENS = 300  # ~225 words: enough to judge relatedness, a third of a long abstract
 CHARS_PER_TOKEN = 4.0  # Gemini's rule of thumb for English; used only for estimates and trimming
 
@@ -59,18 +79,34 @@ class PromptSpec:
     abstract_tokens: int = DEFAULT_ABSTRACT_TOKENS
     with_reason: bool = False  # a short reason per pair: useful to audit, costs output tokens
     temperature: float = 0.0
+    layout: str = "auto"  # pairs: each pair in full; anchored: one anchor against its candidates; auto: by the pairs
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {self.layout!r}")
 
     @property
     def version(self) -> str:
         blob = json.dumps(
             [SYSTEM_INSTRUCTION, RUBRIC, TEMPLATE, PAIR_TEMPLATE, response_schema(self.with_reason),
-             self.abstract_tokens, self.with_reason, self.temperature],
+             self.abstract_tokens, self.with_reason, self.temperature]
+            # the pairs layout hashes as before: its stored labels keep their version
+            + ([self.layout, ANCHORED_TEMPLATE, CANDIDATE_TEMPLATE] if self.layout == "anchored" else []),
             sort_keys=True,
         )
         return "p" + hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     def render(self, pairs: Sequence[Mapping]) -> str:
-        """The user prompt for one or more pairs (rows with pair_id, titles and abstracts)."""
+        """The user prompt for one or more pairs (rows with pair_id, titles and abstracts; in the
+        anchored layout, pairs sharing one ``anchor`` id)."""
+        reason = ', "reason": "<at most 15 words>"' if self.with_reason else ""
+        if self.layout == "anchored":
+            anchor, title, abstract = _anchor_of(pairs)
+            blocks = [CANDIDATE_TEMPLATE.format(pair_id=p["pair_id"], title=_one_line(t),
+                                                abstract=trim(a, self.abstract_tokens))
+                      for p, (t, a) in ((p, _candidate(p, anchor)) for p in pairs)]
+            return ANCHORED_TEMPLATE.format(rubric=RUBRIC, reason_field=reason, title=_one_line(title),
+                                            abstract=trim(abstract, self.abstract_tokens), candidates="\n\n".join(blocks))
         blocks = [
             PAIR_TEMPLATE.format(
                 pair_id=p["pair_id"],
@@ -79,7 +115,6 @@ class PromptSpec:
             )
             for p in pairs
         ]
-        reason = ', "reason": "<at most 15 words>"' if self.with_reason else ""
         return TEMPLATE.format(rubric=RUBRIC, reason_field=reason, pairs="\n\n".join(blocks))
 
     def estimate_tokens(self, pairs: Sequence[Mapping]) -> tuple[int, int]:
@@ -87,6 +122,21 @@ class PromptSpec:
         text = SYSTEM_INSTRUCTION + self.render(pairs)
         per_pair_out = 30 if self.with_reason else 12  # '{"pair_id": "2401.01234__2401.05678", "score": 0.7}'
         return math.ceil(len(text) / CHARS_PER_TOKEN), per_pair_out * len(pairs) + 4
+
+
+def _anchor_of(pairs: Sequence[Mapping]) -> tuple[str, str, str]:
+    """(anchor id, title, abstract) of a unit of the anchored layout: every pair shares it."""
+    first = pairs[0]
+    anchor = str(first.get("anchor") or first["id_a"])
+    if any(anchor not in (str(p["id_a"]), str(p["id_b"])) for p in pairs):
+        raise ValueError(f"the anchored layout needs pairs that share one anchor; {anchor} is not in every pair")
+    side = "a" if str(first["id_a"]) == anchor else "b"
+    return anchor, first[f"title_{side}"], first[f"abstract_{side}"]
+
+
+def _candidate(pair: Mapping, anchor: str) -> tuple[str, str]:
+    side = "b" if str(pair["id_a"]) == anchor else "a"
+    return pair[f"title_{side}"], pair[f"abstract_{side}"]
 
 
 def _one_line(s: str) -> str:

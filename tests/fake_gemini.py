@@ -27,6 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PAIR_RE = re.compile(
     r"### pair_id: (?P<pid>\S+)\nPaper A: (?P<ta>.*)\nAbstract A: (?P<aa>.*)\nPaper B: (?P<tb>.*)\nAbstract B: (?P<ab>.*)")
+# the anchored layout: one reference paper, then its candidates
+ANCHOR_RE = re.compile(r"### Reference paper\nTitle: (?P<t>.*)\nAbstract: (?P<a>.*)")
+CANDIDATE_RE = re.compile(r"### Candidate, pair_id: (?P<pid>\S+)\nTitle: (?P<t>.*)\nAbstract: (?P<a>.*)")
 PATH_RE = re.compile(r"^/(?:v1|v1beta|v1alpha)/models/(?P<model>[^:/]+):(?P<method>\w+)$")
 WORD_RE = re.compile(r"[a-z]{4,}")
 STOP = {"this", "that", "with", "from", "which", "these", "have", "their", "such", "also", "show", "paper",
@@ -130,6 +133,10 @@ class FakeGemini:
         """(status, JSON body) for a generateContent request."""
         text = "".join(p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", []))
         found = [m.groupdict() for m in PAIR_RE.finditer(text)]
+        anchor = ANCHOR_RE.search(text)
+        if anchor:  # the anchored layout: each candidate is scored against the reference paper
+            found = [{"pid": m["pid"], "ta": anchor["t"], "aa": anchor["a"], "tb": m["t"], "ab": m["a"]}
+                     for m in CANDIDATE_RE.finditer(text)]
         pids = [f["pid"] for f in found]
         fault = self._fault_for(pids)
         if record:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import KEY, REPO, assert_scores_are_the_pairs_own, fast, stored
+from conftest import KEY, REPO, SAMPLE_2K, assert_scores_are_the_pairs_own, fast, stored
 from fake_gemini import FakeGemini
 
 from arxiv_reco.config import load_settings
@@ -32,6 +32,7 @@ from arxiv_reco.labeling import (
     read_labels,
 )
 from arxiv_reco.pairs import save_pairs
+from arxiv_reco.prompts import PromptSpec
 from arxiv_reco.store import LabelStore
 
 
@@ -249,3 +250,44 @@ def test_the_key_never_reaches_outputs_logs_or_files(fake, pairs, tmp_path, capf
     seen = out + errout + caplog.text + str(err.value)
     seen += (tmp_path / "out.csv").read_text() + "".join(p.read_bytes().decode("latin-1") for p in tmp_path.glob("l.sqlite*"))
     assert KEY not in seen and KEY[4:20] not in seen
+
+
+@pytest.fixture(scope="module")
+def anchored_pairs():
+    from arxiv_reco.pairs import sample_pairs
+    from arxiv_reco.snapshot import load_papers
+
+    papers, _ = load_papers(SAMPLE_2K, limit=300)
+    return sample_pairs(papers, n=36, strategy="anchored", seed=0)
+
+
+def test_anchored_pairs_are_scored_one_anchor_per_request_online_and_in_batch(fake, settings, anchored_pairs, tmp_path):
+    from arxiv_reco.batch import label_pairs_batch
+
+    summary = label_pairs(anchored_pairs, tmp_path / "l.sqlite", settings=settings, **fast())
+    assert summary.labeled == 36 and summary.remaining == 0
+    assert summary.requests < 36 / 3  # about six candidates a request
+    for entry in fake.log:  # every request held one anchor's candidates
+        asked = anchored_pairs.set_index("pair_id").loc[entry["pairs"]]
+        assert asked["anchor"].nunique() == 1 and len(entry["pairs"]) >= 1
+    assert_scores_are_the_pairs_own(tmp_path / "l.sqlite", anchored_pairs)
+    assert stored(tmp_path / "l.sqlite")["prompt_version"].iloc[0] == plan_labeling(anchored_pairs)["prompt_version"]
+    batch = label_pairs_batch(anchored_pairs, tmp_path / "b.sqlite", settings=settings, poll_seconds=0.01, **fast())
+    assert batch.labeled == 36
+    assert_scores_are_the_pairs_own(tmp_path / "b.sqlite", anchored_pairs)
+
+
+def test_a_candidate_missing_from_an_anchored_answer_is_asked_again_alone(fake, settings, anchored_pairs, tmp_path):
+    fake.script.append("drop_first")
+    summary = label_pairs(anchored_pairs.head(12), tmp_path / "l.sqlite", settings=settings, concurrency=1, **fast())
+    assert summary.labeled == 12 and summary.remaining == 0
+    assert len(fake.log[-1]["pairs"]) == 1  # the dropped candidate, on its own
+    assert_scores_are_the_pairs_own(tmp_path / "l.sqlite", anchored_pairs)
+
+
+def test_the_anchored_layout_sends_fewer_input_tokens_per_label(anchored_pairs):
+    anchored = plan_labeling(anchored_pairs)
+    one_by_one = plan_labeling(anchored_pairs, config=LabelConfig(prompt=PromptSpec(layout="pairs")))
+    assert anchored["prompt_version"] != one_by_one["prompt_version"]
+    assert anchored["input_tokens"] < 0.75 * one_by_one["input_tokens"]
+    assert "### Reference paper" in anchored["first_prompt"] and "Paper A:" in one_by_one["first_prompt"]
