@@ -67,6 +67,7 @@ def encode(
     desc: str = "encoding",
     backend: str = "auto",
     devices: Sequence[str] | None = None,
+    cache: bool = False,
 ) -> np.ndarray:
     """L2-normalised embeddings of ``texts`` (rows in order), as ``dtype``.
 
@@ -76,6 +77,9 @@ def encode(
     ``devices``: several workers, e.g. ["cuda:0", "cuda:1"] (every GPU of a machine) or
     ["cpu", "cpu"]: sentence-transformers' multi-process pool shares each chunk among them (the
     model's torch backend; the rows come back in order, equal to one process).
+
+    ``cache``: keep the vectors per model (:mod:`arxiv_reco.vector_cache`) and encode only texts
+    it has not seen (the teacher's vectors from labelling serve fine-tuning this way).
 
     ``checkpoint``: a folder for finished shards; a later call with the same model and texts
     resumes from it (anything else there is discarded). Remove it with :func:`drop_checkpoint`
@@ -96,6 +100,8 @@ def encode(
         pool = model.start_multi_process_pool(list(devices))
         backend = "torch"
     model = fast_encoder(model, backend)
+    if cache and pool is None:
+        return _cached(model, texts, batch_size, progress, dtype, desc, backend_of(model))
     chunk = min(CHUNK * (len(devices) if pool else 1), max(1, shard_size))
     shard_size = max(chunk, shard_size // chunk * chunk)  # shards hold whole chunks
     ckpt = Path(checkpoint) if checkpoint is not None else None
@@ -126,6 +132,19 @@ def encode(
         if pool is not None:
             model.stop_multi_process_pool(pool)
     return out
+
+
+def _cached(encoder, texts: list[str], batch_size: int, progress: bool, dtype, desc: str, backend: str) -> np.ndarray:
+    from .vector_cache import VectorCache
+
+    store = VectorCache.for_model(encoder, backend)
+    found, held = store.get(texts)
+    missing = list(dict.fromkeys(t for t, f in zip(texts, found) if not f))
+    if missing:
+        new = encode(encoder, missing, batch_size=batch_size, progress=progress, desc=desc, backend=backend)
+        store.put(missing, new)
+        found, held = store.get(texts)
+    return held.astype(dtype, copy=False)
 
 
 def _encode_chunk(model, texts: list[str], batch_size: int, dtype, bar, pool=None) -> np.ndarray:

@@ -22,7 +22,8 @@ from .prices import cost, price
 from .prompts import SYSTEM_INSTRUCTION, PromptSpec
 from .store import LabelStore
 
-LABEL_COLUMNS = ["pair_id", "id_a", "id_b", "text_a", "text_b", "score", "split", "labeler", "model", "prompt_version"]
+LABEL_COLUMNS = ["pair_id", "id_a", "id_b", "text_a", "text_b", "score", "split", "labeler", "model", "prompt_version",
+                 "anchor"]
 
 
 class LabelingAborted(RuntimeError):
@@ -243,6 +244,8 @@ def export_labels(store: str | os.PathLike | LabelStore, pairs, out: str | os.Pa
     st = store if isinstance(store, LabelStore) else LabelStore(store)
     scores = st.scores(model, prompt_version)
     df = pairs.merge(scores, on="pair_id", how="inner")
+    if "anchor" not in df.columns:  # pairs from before anchored sampling
+        df["anchor"] = ""
     df["text_a"] = [paper_text(t, a) for t, a in zip(df["title_a"], df["abstract_a"])]
     df["text_b"] = [paper_text(t, a) for t, a in zip(df["title_b"], df["abstract_b"])]
     df = df[LABEL_COLUMNS]
@@ -261,7 +264,10 @@ def read_labels(path: str | os.PathLike, required: Iterable[str] = ("text_a", "t
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No labels at {path}; run the labelling notebook or `arxiv-reco label` first")
-    df = pd.read_csv(path, dtype={"pair_id": str, "id_a": str, "id_b": str}, keep_default_na=False, na_values=[""])
+    df = pd.read_csv(path, dtype={"pair_id": str, "id_a": str, "id_b": str, "anchor": str}, keep_default_na=False,
+                     na_values=[""])
+    if "anchor" in df.columns:
+        df["anchor"] = df["anchor"].fillna("")
     return validate_labels(df, required, str(path))
 
 

@@ -15,11 +15,29 @@ from .labeling import LabelSummary, _todo
 from .store import LabelStore
 
 
-def teacher_version() -> str:
-    """The teacher's 'prompt version': its scoring rule and the text recipe it reads."""
+def teacher_version(max_seq_length: int) -> str:
+    """The teacher's 'prompt version': its scoring rule, how much of each paper it reads, and the
+    text recipe (fine-tuning reads the length back, to distil the very vectors that labelled)."""
     from .corpus import TEXT_RECIPE
 
-    return f"teacher-clip-cos|{TEXT_RECIPE}"
+    return f"teacher-clip-cos|max_seq={max_seq_length}|{TEXT_RECIPE}"
+
+
+def teacher_of(labels) -> tuple[str, int] | None:
+    """(teacher model, max_seq_length) when every label came from the offline teacher, else None.
+
+    >>> teacher_of(read_labels("my_labeled_training_data.csv"))
+    ('sentence-transformers/all-mpnet-base-v2', 384)
+    """
+    import re
+
+    if not len(labels) or "labeler" not in labels.columns or not (labels["labeler"] == "teacher").all():
+        return None
+    models, versions = labels["model"].unique(), labels["prompt_version"].unique()
+    found = re.search(r"max_seq=(\d+)", str(versions[0])) if len(versions) == 1 else None
+    if len(models) != 1 or not found:
+        return None
+    return str(models[0]), int(found[1])
 
 
 def label_pairs_teacher(pairs, store: str | LabelStore = "labels.sqlite", teacher_model: str | None = None,
@@ -41,19 +59,20 @@ def label_pairs_teacher(pairs, store: str | LabelStore = "labels.sqlite", teache
 
     settings = settings or load_settings()
     name = teacher_model or settings.teacher_model
-    st, todo, summary = _todo(pairs, store, name, teacher_version())
-    summary.cost_usd = None  # no API, no bill
-    if not todo:
-        return summary
     t0 = time.monotonic()
     ref = resolve_model(name)
     model = load_model(ref, max_seq_length=max_seq_length)
+    st, todo, summary = _todo(pairs, store, name, teacher_version(model.max_seq_length))
+    summary.cost_usd = None  # no API, no bill
+    if not todo:
+        return summary
     texts: dict[str, str] = {}
     for p in todo:
         texts.setdefault(p.get("id_a") or p["title_a"], paper_text(p["title_a"], p["abstract_a"]))
         texts.setdefault(p.get("id_b") or p["title_b"], paper_text(p["title_b"], p["abstract_b"]))
     keys = list(texts)
-    emb = encode(model, [texts[k] for k in keys], batch_size=batch_size, progress=progress, desc="teacher")
+    # kept per model: fine-tuning distils the same vectors without encoding the papers again
+    emb = encode(model, [texts[k] for k in keys], batch_size=batch_size, progress=progress, desc="teacher", cache=True)
     where = {k: i for i, k in enumerate(keys)}
     run_id = st.start_run({"mode": "teacher", "teacher_model": name, "source": ref.source,
                            "pairs": len(todo)})

@@ -8,9 +8,11 @@ The story, top to bottom as in sentence-transformers' training examples:
 1. load the base model (an installed offline copy when the Hub is out of reach);
 2. load the labels and their paper-disjoint train/validation/test split;
 3. evaluate the base model on held-out papers (before it changes);
-4. define the loss (cosine by default; see LOSSES);
+4. the objectives (:mod:`arxiv_reco.objectives`): the pair loss on the labels, plus the teacher's
+   similarity structure over the training papers when the labels came from the offline teacher,
+   plus the ranking of each anchor's partners when the labels are anchored;
 5. an evaluator on the validation pairs, for the training curve;
-6. train with SentenceTransformerTrainer (bf16/fp16 on a GPU that has it);
+6. train with SentenceTransformerTrainer, every objective in one run (bf16/fp16 on a GPU);
 7. evaluate the fine-tuned model the same way;
 8. save the model with its model card, training curve and evaluation.
 """
@@ -31,23 +33,19 @@ from .artifacts import replace_dir
 from .config import DEFAULT_BASE_MODEL, FINETUNED_DIR
 from .corpus import TEXT_RECIPE
 from .labeling import read_labels, validate_labels
+from .objectives import PAIR_LOSSES, anchored, build_objectives, pair_loss
 
 log = logging.getLogger("arxiv_reco")
 
 # ---- defaults (the recipe measured best in bench/quality.py; README has the figures) ---------------
-LOSS = "cosine"  # measured best in bench/quality.py (README): mixed pairs + cosine
-EPOCHS = 1
-BATCH_SIZE = 16
-LEARNING_RATE = 2e-5
+LOSS = "cosine"  # the pair loss (objectives.PAIR_LOSSES)
+EPOCHS = 3
+BATCH_SIZE = 32
+LEARNING_RATE = 5e-5
 WARMUP_RATIO = 0.1
 MAX_SEQ_LENGTH = 256
 MIN_PAIRS = {"train": 8, "validation": 2, "test": 2}
-
-LOSSES = {
-    "cosine": "CosineSimilarityLoss",  # the original notebook's; regresses the label as a cosine
-    "cosent": "CoSENTLoss",  # ranks pairs by score: the docs' better drop-in replacement
-    "angle": "AnglELoss",  # CoSENT on angles, avoids cosine saturation
-}
+LOSSES = PAIR_LOSSES  # the old name
 
 
 @dataclass
@@ -106,20 +104,35 @@ def device_and_precision() -> tuple[str, dict]:
     return "cpu", {}
 
 
-def _dataset(df: pd.DataFrame):
-    from datasets import Dataset
-
-    return Dataset.from_dict({"sentence1": df["text_a"].tolist(), "sentence2": df["text_b"].tolist(),
-                              "score": df["score"].astype(float).tolist()})
-
-
 def make_loss(name: str, model):
-    """The pair loss by name: cosine | cosent | angle."""
-    from sentence_transformers.sentence_transformer import losses
+    """The pair loss by name: cosine | cosent | angle (see objectives.PAIR_LOSSES)."""
+    return pair_loss(name, model)
 
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
-    return getattr(losses, LOSSES[name])(model)
+
+def _teacher_vectors(teacher: str | None, taught: tuple[str, int] | None, train: pd.DataFrame):
+    """The training papers' texts and the teacher's vectors of them: from the vector cache the
+    labelling filled (the same model and length), else encoded now."""
+    from .embed import encode
+    from .models import load_model
+
+    name, max_seq = (teacher, None) if teacher else taught
+    texts = list(dict.fromkeys(train["text_a"].tolist() + train["text_b"].tolist()))
+    model = load_model(name, max_seq_length=max_seq)
+    return texts, encode(model, texts, progress=False, desc="teacher", cache=True)
+
+
+def _batching(objectives: dict) -> dict:
+    """Trainer options for these objectives: no duplicate texts in a ranking batch (an in-batch
+    negative must not be the positive), several objectives interleaved in proportion."""
+    from sentence_transformers.sentence_transformer.training_args import (
+        BatchSamplers,
+        MultiDatasetBatchSamplers,
+    )
+
+    out = {"multi_dataset_batch_sampler": MultiDatasetBatchSamplers.PROPORTIONAL}
+    if "rank" in objectives:
+        out["batch_sampler"] = BatchSamplers.NO_DUPLICATES
+    return out
 
 
 def _history_callback(history: list[dict]):
@@ -173,14 +186,21 @@ def finetune(
     evaluations_per_epoch: int = 4,
     push_to_hub: str | None = None,
     progress: bool = True,
+    distill: bool | None = None,
+    rank: bool | None = None,
+    teacher: str | None = None,
 ) -> TrainResult:
     """Fine-tune ``base_model`` on labelled pairs; evaluate before and after on held-out papers.
 
     ``papers`` (the corpus, e.g. from read_papers) adds category-retrieval metrics on papers no
     model trained on; ``qrels`` adds external judgments. ``push_to_hub="user/name"`` uploads.
+    ``distill``: also learn the teacher's similarity structure over the training papers (None:
+    when the labels came from the offline teacher; ``teacher`` names another model).
+    ``rank``: also rank each anchor's partners (None: when the labels are anchored).
 
     >>> result = finetune("my_labeled_training_data.csv", papers=papers)
     """
+    from datasets import DatasetDict
     from sentence_transformers import (
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
@@ -190,6 +210,7 @@ def finetune(
 
     from .evaluate import measure
     from .models import load_model, resolve_model
+    from .teacher import teacher_of
 
     t0 = time.perf_counter()
     # None keeps the default: notebooks and the CLI pass their parameters through as they are
@@ -212,8 +233,15 @@ def finetune(
     # 3. the base model, before it changes
     before = measure({"tfidf": "tfidf", "base": model}, papers, df, qrels)
 
-    # 4. the loss
-    train_loss = make_loss(loss, model)
+    # 4. the objectives: the labels' pair loss; the teacher's similarity structure; anchors' rankings
+    rank = anchored(train_df) if rank is None else rank
+    taught = teacher_of(df)
+    distill = (teacher is not None or taught is not None) if distill is None else distill
+    teacher_texts, teacher_vectors = None, None
+    if distill:
+        teacher_texts, teacher_vectors = _teacher_vectors(teacher, taught, train_df)
+    objectives = build_objectives(model, train_df, loss, rank, teacher_texts, teacher_vectors, seed)
+    log.info("objectives: %s", ", ".join(f"{k} ({len(d):,} rows)" for k, (d, _) in objectives.items()))
 
     # 5. the evaluator for the training curve
     evaluator = EmbeddingSimilarityEvaluator(val_df["text_a"].tolist(), val_df["text_b"].tolist(),
@@ -227,7 +255,7 @@ def finetune(
     card.train_datasets = [{"name": "arxiv-reco labelled arXiv paper pairs (my_labeled_training_data.csv)"}]
     card.local_files_only = True
     card.generate_widget_examples = False
-    steps_per_epoch = max(1, int(np.ceil(len(train_df) / batch_size)))
+    steps_per_epoch = max(1, int(np.ceil(sum(len(d) for d, _ in objectives.values()) / batch_size)))
     eval_steps = max(1, steps_per_epoch // max(1, evaluations_per_epoch))
     output_dir = Path(output_dir)
     scratch = tempfile.TemporaryDirectory(prefix="arxiv-reco-train-")  # save_strategy="no": nothing lands here
@@ -236,10 +264,15 @@ def finetune(
         per_device_eval_batch_size=64, learning_rate=learning_rate, warmup_steps=warmup_ratio, seed=seed,  # a float: the ratio (Transformers 5)
         data_seed=seed, eval_strategy="steps", eval_steps=eval_steps, logging_steps=eval_steps,
         logging_first_step=True, save_strategy="no", report_to="none", disable_tqdm=not progress,
-        use_cpu=device == "cpu", **precision)
+        use_cpu=device == "cpu", **_batching(objectives), **precision)
     history: list[dict] = []
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=_dataset(train_df), loss=train_loss,
-                                         evaluator=evaluator, callbacks=[_history_callback(history)])
+    datasets = {k: d for k, (d, _) in objectives.items()}
+    losses = {k: fn for k, (_, fn) in objectives.items()}
+    single = len(objectives) == 1
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=next(iter(datasets.values())) if single else DatasetDict(datasets),
+        loss=next(iter(losses.values())) if single else losses, evaluator=evaluator,
+        callbacks=[_history_callback(history)])
     trainer.remove_callback(PrinterCallback)  # the curve is plotted; raw log dicts would flood the notebook
     t_train = time.perf_counter()
     with scratch:
@@ -262,9 +295,10 @@ def finetune(
             "comparison": json.loads(comparison.to_json(orient="records"))}, indent=1))
         (tmp / "arxiv_reco.json").write_text(json.dumps({
             "base_model": str(base_model), "base_source": base_source, "text_recipe": TEXT_RECIPE, "loss": loss,
+            "objectives": {k: len(d) for k, (d, _) in objectives.items()}, "teacher": list(taught or []) or teacher,
             "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
             "max_seq_length": max_seq_length, "seed": seed, "train_pairs": len(train_df), "device": device}, indent=1))
-        _append_card(tmp / "README.md", table, comparison, loss, len(train_df))
+        _append_card(tmp / "README.md", table, comparison, "+".join(objectives) + f" ({loss} pair loss)", len(train_df))
     curve = output_dir / curve.name if curve else None
     if push_to_hub:  # the folder exactly as saved: card with the table, curve, evaluation.json
         from .hub import push_model

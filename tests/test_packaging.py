@@ -138,7 +138,7 @@ def test_labels_become_a_dataset_dict_by_split(tmp_path):
     df = pd.DataFrame({"pair_id": [f"a{i}__b{i}" for i in range(10)], "id_a": [f"a{i}" for i in range(10)],
                        "id_b": [f"b{i}" for i in range(10)], "text_a": ["x"] * 10, "text_b": ["y"] * 10,
                        "score": [i / 10 for i in range(10)], "split": ["train"] * 6 + ["validation"] * 2 + ["test"] * 2,
-                       "labeler": "gemini", "model": "gemini-2.5-flash", "prompt_version": "p1"})[LABEL_COLUMNS]
+                       "labeler": "gemini", "model": "gemini-2.5-flash", "prompt_version": "p1", "anchor": ""})[LABEL_COLUMNS]
     df.to_csv(tmp_path / "labels.csv", index=False)
     ds = labels_to_dataset(tmp_path / "labels.csv")
     assert {k: len(v) for k, v in ds.items()} == {"train": 6, "validation": 2, "test": 2}

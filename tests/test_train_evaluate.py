@@ -261,3 +261,33 @@ def test_the_comparison_is_paired_over_the_same_queries_and_pairs():
     assert same["verdict"] == "not significant"
     better = spearman_bootstrap(labels + rng.normal(0, 0.5, 80), labels + rng.normal(0, 0.05, 80), labels)
     assert better["verdict"] == "better" and better["ci_low"] > 0
+
+
+def test_the_objectives_follow_the_labels():
+    from arxiv_reco.objectives import anchored, build_objectives, rank_rows
+    from arxiv_reco.teacher import teacher_of, teacher_version
+
+    papers, _ = load_papers(SAMPLE_2K, limit=200)
+    pairs = sample_pairs(papers, n=60, strategy="anchored", seed=0, splits={"train": 1.0})
+    pairs["text_a"], pairs["text_b"] = pairs["title_a"], pairs["title_b"]
+    pairs["score"] = np.where(pairs["strategy"] == "anchored-near", 0.8, 0.1)
+    assert anchored(pairs) and not anchored(pairs.assign(anchor=""))
+    rows = rank_rows(pairs)  # (anchor, best partner, worst partner): the near neighbour first
+    strategy = {frozenset(ab): s for ab, s in zip(zip(pairs["text_a"], pairs["text_b"]), pairs["strategy"])}
+    assert rows and all(strategy[frozenset((a, pos))] == "anchored-near" and strategy[frozenset((a, neg))] != "anchored-near"
+                        for a, pos, neg in rows)
+    gemini = pairs.assign(labeler="gemini", model="gemini-2.5-flash", prompt_version="p1")
+    taught = pairs.assign(labeler="teacher", model="t/teacher", prompt_version=teacher_version(128))
+    assert teacher_of(gemini) is None and teacher_of(taught) == ("t/teacher", 128)
+
+    class Stub:
+        pass
+
+    objectives = build_objectives(Stub(), pairs, "cosine", rank=True)
+    assert set(objectives) == {"pairs", "rank"} and len(objectives["rank"][0]) == len(rows)
+    vectors = np.eye(8)[np.arange(len(papers)) % 8] + 0.01
+    with_teacher = build_objectives(Stub(), pairs, "cosine", teacher_texts=papers["text"].tolist(),
+                                    teacher_vectors=vectors)
+    assert set(with_teacher) == {"pairs", "distill"} and len(with_teacher["distill"][0]) == len(papers)
+    first = with_teacher["distill"][0][0]  # a paper and its teacher neighbours: the same direction
+    assert np.allclose(np.array(first["label"]).reshape(3, -1)[0].argmax(), np.array(first["label"]).reshape(3, -1)[1].argmax())

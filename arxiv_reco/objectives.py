@@ -1,0 +1,145 @@
+"""What fine-tuning optimises: each objective is a dataset and the loss that reads it.
+
+    objectives = build_objectives(model, train_labels, teacher_vectors=None)   # {"pairs": (dataset, loss), ...}
+
+- ``pairs``: the labelled pairs' scores regressed by the pair loss (cosine, CoSENT or AnglE).
+- ``rank``: MultipleNegativesRankingLoss on (anchor, its best-scored partner, its worst-scored
+  partner) from anchored labels, with every other paper in the batch as a negative too. It uses
+  only the order of an anchor's scores, so it works for Gemini's rubric as for cosines.
+- ``distill``: the teacher's similarity structure over the training papers
+  (:class:`SimilarityDistillLoss`): rows of related training papers (a paper and teacher
+  neighbours at spread ranks); in every batch each paper's softmax over all the others under the
+  student matches the teacher's. It learns from every training paper, not only labelled pairs,
+  and needs the teacher's vectors (labels from the offline teacher name it).
+
+Several objectives train together in one trainer run, their batches interleaved in proportion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PAIR_LOSSES = {
+    "cosine": "CosineSimilarityLoss",  # regresses the label as the cosine (the original notebook's)
+    "cosent": "CoSENTLoss",  # only the order of the labels within a batch
+    "angle": "AnglELoss",  # CoSENT on angles
+}
+DISTILL_GROUP = 3  # papers per distillation row: one, and two teacher neighbours at spread ranks
+DISTILL_RANKS = ((0, 5), (5, 40))  # teacher-neighbour rank bands the neighbours are drawn from
+DISTILL_TEMPERATURE = 0.05
+RANK_MARGIN = 0.2  # a worst partner this far below the best one is its hard negative
+
+
+class SimilarityDistillLoss(nn.Module):
+    """Listwise distillation of a teacher's similarity structure over every text in the batch:
+    for each text, the softmax over all the others of student cosine / T matches the teacher's
+    (KL divergence). Rows hold ``m`` texts; the label is their ``m`` teacher vectors, concatenated."""
+
+    def __init__(self, model, temperature: float = DISTILL_TEMPERATURE):
+        super().__init__()
+        self.model, self.temperature = model, temperature
+
+    def forward(self, sentence_features, labels: torch.Tensor) -> torch.Tensor:
+        embs = [self.model(f)["sentence_embedding"] for f in sentence_features]  # m x (B, d)
+        student = F.normalize(torch.cat(embs), dim=-1)
+        b, m = labels.shape[0], len(embs)
+        teacher = F.normalize(labels.reshape(b, m, -1).transpose(0, 1).reshape(m * b, -1).float(), dim=-1)
+        eye = torch.eye(len(student), dtype=torch.bool, device=student.device)
+        log_s = F.log_softmax((student @ student.T / self.temperature).masked_fill(eye, -1e4), dim=-1)
+        log_t = F.log_softmax((teacher @ teacher.T / self.temperature).masked_fill(eye, -1e4), dim=-1)
+        return F.kl_div(log_s, log_t, log_target=True, reduction="batchmean")
+
+
+def pairs_dataset(df: pd.DataFrame):
+    from datasets import Dataset
+
+    return Dataset.from_dict({"sentence1": df["text_a"].tolist(), "sentence2": df["text_b"].tolist(),
+                              "score": df["score"].astype(float).tolist()})
+
+
+def pair_loss(name: str, model):
+    """The pair loss by name: cosine | cosent | angle."""
+    from sentence_transformers.sentence_transformer import losses
+
+    if name not in PAIR_LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(PAIR_LOSSES)}")
+    return getattr(losses, PAIR_LOSSES[name])(model)
+
+
+def anchored(df: pd.DataFrame) -> bool:
+    """Labels whose pairs name anchors with several partners each (strategy "anchored")."""
+    if "anchor" not in df.columns:
+        return False
+    names = df["anchor"].fillna("").astype(str)
+    counts = names[names != ""].value_counts()
+    return len(counts) > 0 and (counts >= 2).mean() > 0.5
+
+
+def rank_rows(df: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(anchor text, best partner's text, worst partner's text) for each anchor whose best partner
+    clearly beats its worst (by RANK_MARGIN)."""
+    rows = []
+    for anchor, g in df[df["anchor"].fillna("").astype(str) != ""].groupby("anchor"):
+        if len(g) < 2:
+            continue
+        g = g.sort_values("score", ascending=False)
+        best, worst = g.iloc[0], g.iloc[-1]
+        if best["score"] - worst["score"] < RANK_MARGIN:
+            continue
+        rows.append((_side(best, anchor, True), _side(best, anchor, False), _side(worst, anchor, False)))
+    return rows
+
+
+def _side(row, anchor, anchor_side: bool) -> str:
+    """The text of a pair's anchor (or of its partner)."""
+    a_is_anchor = str(row["id_a"]) == str(anchor)
+    return row["text_a"] if a_is_anchor == anchor_side else row["text_b"]
+
+
+def rank_dataset(df: pd.DataFrame):
+    from datasets import Dataset
+
+    rows = rank_rows(df)
+    return Dataset.from_dict({"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows],
+                              "negative": [r[2] for r in rows]})
+
+
+def distill_dataset(texts: list[str], vectors: np.ndarray, seed: int = 0, group: int = DISTILL_GROUP):
+    """Rows of ``group`` related texts: each text once as the first, then teacher neighbours drawn
+    from the DISTILL_RANKS bands; the label is their teacher vectors, concatenated."""
+    from datasets import Dataset
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    order = np.argsort(-sims, axis=1)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for a in rng.permutation(len(texts)).tolist():
+        picks = [a] + [int(order[a, rng.integers(lo, max(lo + 1, min(hi, len(texts) - 1)))])
+                       for lo, hi in DISTILL_RANKS[: group - 1]]
+        rows.append(picks)
+    data = {f"text{i}": [texts[r[i]] for r in rows] for i in range(group)}
+    data["label"] = [np.concatenate([vectors[i] for i in r]).tolist() for r in rows]
+    return Dataset.from_dict(data)
+
+
+def build_objectives(model, train: pd.DataFrame, pair_loss_name: str = "cosine", rank: bool = False,
+                     teacher_texts: list[str] | None = None, teacher_vectors: np.ndarray | None = None,
+                     seed: int = 0) -> dict[str, tuple[object, nn.Module]]:
+    """{objective: (dataset, loss)} for the trainer: the pair loss always, ranking on anchored
+    labels when ``rank``, teacher distillation when the teacher's vectors are given."""
+    from sentence_transformers.sentence_transformer import losses
+
+    out = {"pairs": (pairs_dataset(train), pair_loss(pair_loss_name, model))}
+    if rank:
+        data = rank_dataset(train)
+        if len(data):
+            out["rank"] = (data, losses.MultipleNegativesRankingLoss(model))
+    if teacher_vectors is not None and teacher_texts:
+        out["distill"] = (distill_dataset(teacher_texts, teacher_vectors, seed), SimilarityDistillLoss(model))
+    return out
