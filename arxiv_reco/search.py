@@ -50,12 +50,14 @@ def build_ann(emb: np.ndarray, kind: str = "ivf-fp16", nlist: int | None = None,
     quantizer = faiss.IndexFlatIP(d)
     if kind == "ivf-pq":
         m = next(m for m in (96, 64, 48, 32, 24, 16, 8, 4, 2, 1) if d % m == 0)
-        ann = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        nbits = max(1, min(8, int(np.log2(n))))  # 256 centroids per sub-vector, fewer for a tiny corpus
+        ann = faiss.IndexIVFPQ(quantizer, d, nlist, m, nbits, faiss.METRIC_INNER_PRODUCT)
     else:
         qtype = faiss.ScalarQuantizer.QT_fp16 if kind == "ivf-fp16" else faiss.ScalarQuantizer.QT_8bit
         ann = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, qtype, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
-    want = min(n, max(train_size, 40 * nlist, 256 * 39 if kind == "ivf-pq" else 0))
+    # PQ's codebooks need ~256 x 39 points, more only slows their k-means down
+    want = min(n, max(40 * nlist, 256 * 39) if kind == "ivf-pq" else max(train_size, 40 * nlist))
     sample = np.sort(rng.choice(n, size=want, replace=False))
     ann.train(np.asarray(emb[sample], dtype=np.float32))
     for start in range(0, n, BLOCK):
@@ -93,8 +95,10 @@ def ann_candidates(ann, queries: np.ndarray, want: int, mask: np.ndarray | None 
         if not mask.any():
             return [np.array([], dtype=np.int64) for _ in queries]
         bits = np.packbits(np.asarray(mask, dtype=bool), bitorder="little")  # alive until the search returns
-        params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits)),
-                                           nprobe=ann.nprobe)
+        # a filter keeping a fraction f of the papers leaves ~f of each list: probe ~1/f more lists
+        # so as many candidates pass as an unfiltered search finds
+        nprobe = min(int(ann.nlist), int(np.ceil(ann.nprobe / max(float(mask.mean()), 1e-6))))
+        params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits)), nprobe=nprobe)
     _, idx = ann.search(np.ascontiguousarray(queries, dtype=np.float32), fetch, params=params)
     return [row[row >= 0].astype(np.int64) for row in idx]
 

@@ -1,17 +1,28 @@
-"""Quality benchmark (not in CI): does fine-tuning on teacher-labelled pairs help, and which recipe?
+"""Quality benchmark (not in CI): does fine-tuning beat the base model, and which recipe does it?
 
-On the bundled 2k sample: pairs labelled by the offline all-mpnet-base-v2 teacher (through
-`label_pairs_teacher`, the real code path), then all-MiniLM-L6-v2 fine-tuned with each recipe,
-all evaluated on held-out papers against TF-IDF, the base model and the teacher. Repeated per
-seed (a new pair sample, split and training seed) so the table shows the noise.
+On the bundled 1,990-paper sample, for each seed: 3,000 anchored pairs (a new sample and split
+per seed), labelled by the offline teacher all-mpnet-base-v2 through `label_pairs_teacher` (the
+real code path), then all-MiniLM-L6-v2 fine-tuned at max_seq 128 by each recipe and evaluated on
+the held-out papers (in no training or validation pair; each queries the whole sample; graded
+category relevance) against TF-IDF, the base model and the teacher. Every gain is the paired
+difference to the base model over the same queries / test pairs, with its bootstrap 95% interval.
 
-    python bench/quality.py                                   # seeds 0 and 1
-    python bench/quality.py --pairs 3000 --epochs 2 --max-seq 128 --recipes mixed-cosent,mixed-angle
+Recipes (all on the same labels):
+- default: `finetune()` as shipped: the pair loss, the teacher's similarity structure distilled
+  (the labels name the teacher), anchors' partners ranked;
+- rubric (lever 6): the teacher's scores mapped monotonically onto the rubric's anchors (0, 0.1,
+  0.2, 0.3, 0.5, 0.7, 0.9) and marked as Gemini labels: no teacher to distil, what Gemini users get;
+- pairs-only: the pair loss alone at the default schedule (distillation and ranking off);
+- old-default: the recipe before this benchmark (cosine pair loss, 1 epoch, lr 2e-5, batch 16).
+
+    python bench/quality.py                                # seeds 0 and 1, all recipes (~3 h on 2 cores)
+    python bench/quality.py --seeds 0 --recipes default,rubric
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -20,31 +31,36 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-RECIPES = {  # name -> (pair strategy, loss)
-    "random-cosine": ("random", "cosine"),  # the original notebook's recipe
-    "mixed-cosine": ("mixed", "cosine"),
-    "mixed-cosent": ("mixed", "cosent"),
-    "mixed-angle": ("mixed", "angle"),
-}
 TEACHER = "sentence-transformers/all-mpnet-base-v2"
 BASE = "sentence-transformers/all-MiniLM-L6-v2"
+RUBRIC = [(0.10, 0.0), (0.20, 0.1), (0.30, 0.2), (0.40, 0.3), (0.55, 0.5), (0.70, 0.7)]  # cosine < t -> anchor
+RECIPES = {
+    "default": {},
+    "rubric": {},  # the labels change, not the call
+    "pairs-only": {"distill": False, "rank": False},
+    "old-default": {"distill": False, "rank": False, "epochs": 1, "learning_rate": 2e-5, "batch_size": 16},
+}
+
+
+def rubric(score: float) -> float:
+    """The teacher's cosine mapped monotonically onto the rubric's anchors."""
+    return next((v for t, v in RUBRIC if score < t), 0.9)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pairs", type=int, default=2000)
-    ap.add_argument("--epochs", type=float, default=1)
-    ap.add_argument("--max-seq", type=int, default=128)
+    ap.add_argument("--pairs", type=int, default=3000)
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--recipes", default=",".join(RECIPES))
-    ap.add_argument("--learning-rate", type=float, default=2e-5)
-    ap.add_argument("--teacher-max-seq", type=int, default=192, help="mpnet reads ~2 papers/s at 384 on 2 cores")
+    ap.add_argument("--max-seq", type=int, default=128)
+    ap.add_argument("--teacher-max-seq", type=int, default=256)
+    ap.add_argument("--out", default=str(REPO / "bench" / "_data" / "quality"))
     args = ap.parse_args()
 
     import pandas as pd
 
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.evaluate import evaluate_models
+    from arxiv_reco.evaluate import format_comparison, measure
     from arxiv_reco.labeling import export_labels
     from arxiv_reco.models import load_model
     from arxiv_reco.pairs import sample_pairs
@@ -54,59 +70,59 @@ def main() -> None:
     from arxiv_reco.train import finetune
 
     t_start = time.perf_counter()
-    work = REPO / "bench" / "_data" / "quality"
+    work = Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     papers, _ = load_papers(SAMPLE_PAPERS)
     store = LabelStore(work / "teacher_labels.sqlite")  # teacher labels are reused across runs
     teacher = load_model(TEACHER, max_seq_length=args.teacher_max_seq)
-    rows = []
-    seeds = [int(s) for s in args.seeds.split(",")]
-    strategies = sorted({RECIPES[r][0] for r in args.recipes.split(",")})
-    pair_sets = {(seed, st): sample_pairs(papers, n=args.pairs, strategy=st, seed=seed) for seed in seeds for st in strategies}
-    t = time.perf_counter()
-    # one call: the teacher encodes each paper once for all pair sets
-    s = label_pairs_teacher(pd.concat(pair_sets.values()).drop_duplicates("pair_id"), store, TEACHER,
-                            max_seq_length=args.teacher_max_seq, progress=False)
-    print(f"teacher labels: {s.labeled} new, {s.already_labeled} cached ({time.perf_counter() - t:.0f}s)", flush=True)
-    for seed in seeds:
-        per_strategy = {}
-        for strategy in strategies:
-            labels = export_labels(store, pair_sets[(seed, strategy)], work / f"labels_{strategy}_{seed}.csv",
-                                  model=s.model, prompt_version=s.prompt_version)
-            print(f"seed {seed} {strategy}: {len(labels)} pairs, mean teacher score {labels['score'].mean():.3f}")
-            per_strategy[strategy] = labels
-        reference = per_strategy.get("mixed", next(iter(per_strategy.values())))
-        base = load_model(BASE, max_seq_length=args.max_seq)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ref_table = evaluate_models({"tfidf": "tfidf", "base": base, "teacher (mpnet)": teacher}, papers, reference)
-        for name, row in ref_table.iterrows():
-            rows.append({"seed": seed, "model": name, **row.to_dict()})
+    results = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        pairs = sample_pairs(papers, n=args.pairs, strategy="anchored", seed=seed)
+        t = time.perf_counter()
+        s = label_pairs_teacher(pairs, store, TEACHER, max_seq_length=args.teacher_max_seq, progress=False)
+        labels = export_labels(store, pairs, work / f"labels_{seed}.csv", model=s.model, prompt_version=s.prompt_version)
+        print(f"seed {seed}: {len(labels)} teacher labels ({s.labeled} new) in {time.perf_counter() - t:.0f}s", flush=True)
+        models = {"tfidf": "tfidf", "base": load_model(BASE, max_seq_length=args.max_seq), "teacher (mpnet)": teacher}
         for recipe in args.recipes.split(","):
-            strategy, loss = RECIPES[recipe]
+            data = labels
+            if recipe == "rubric":
+                data = labels.assign(score=labels["score"].map(rubric), labeler="gemini", model="gemini-2.5-flash",
+                                     prompt_version="teacher-mapped-to-rubric")
             t = time.perf_counter()
-            result = finetune(per_strategy[strategy], base_model=BASE, output_dir=work / f"model_{recipe}_{seed}",
-                              loss=loss, epochs=args.epochs, max_seq_length=args.max_seq, seed=seed,
-                              learning_rate=args.learning_rate, progress=False)
-            model = load_model(result.model_dir, max_seq_length=args.max_seq)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                table = evaluate_models({"base": base, recipe: model}, papers, reference)  # same held-out set as above
-            collapse = any("collapsing" in str(w.message) for w in caught)
-            rows.append({"seed": seed, "model": recipe, **table.loc[recipe].to_dict(), "collapse_warning": collapse,
-                         "train_s": round(time.perf_counter() - t), "pairs_per_s": round(result.pairs_per_second, 1)})
-            print(f"seed {seed} {recipe}: trained in {time.perf_counter() - t:.0f}s", flush=True)
-
-    df = pd.DataFrame(rows)
-    cols = ["seed", "model", "spearman", "category_ndcg@10", "category_map@10", "category_recall@10",
-            "unrelated_cos_mean", "unrelated_cos_std", "collapse_warning", "pairs_per_s"]
-    pd.set_option("display.width", 200)
-    print(f"\n{args.pairs} pairs per strategy, teacher max_seq {args.teacher_max_seq}, {args.epochs} epoch(s), "
-          f"max_seq {args.max_seq}, lr {args.learning_rate}; "
-          "held-out papers = those in no train/validation pair of the mixed sample\n")
-    print(df[[c for c in cols if c in df.columns]].round(4).to_string(index=False))
-    summary = df.groupby("model")[["spearman", "category_ndcg@10", "category_map@10"]].agg(["mean", "std"]).round(4)
-    print("\nmean and std over seeds:\n" + summary.to_string())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # papers=None: finetune's own before/after is skipped here; one measure() below
+                # evaluates every recipe on the same queries
+                result = finetune(data, base_model=BASE, output_dir=work / f"model_{recipe}_{seed}",
+                                  max_seq_length=args.max_seq, seed=seed, papers=None, progress=False,
+                                  **RECIPES[recipe])
+            train_s = time.perf_counter() - t
+            meta = json.loads((result.model_dir / "arxiv_reco.json").read_text())
+            print(f"seed {seed} {recipe}: {train_s:.0f}s including evaluation, objectives {meta['objectives']}",
+                  flush=True)
+            models[recipe] = load_model(result.model_dir, max_seq_length=args.max_seq)
+            results.append({"seed": seed, "recipe": recipe, "seconds": round(train_s),
+                            "train_pairs_per_s": round(result.pairs_per_second, 2)})
+        ev = measure(models, papers, labels)  # one evaluation: the same held-out queries and test pairs
+        table = ev.table
+        comparison = ev.compare("base")
+        print(f"\nseed {seed}: {int(table.loc['base', 'category_queries'])} held-out queries, "
+              f"{int(table.loc['base', 'test_pairs'])} test pairs")
+        cols = ["spearman", "category_ndcg@10", "category_map@10", "unrelated_cos_mean", "unrelated_cos_std"]
+        print(table[cols].round(4).to_string())
+        print(format_comparison(comparison).to_string(index=False), flush=True)
+        for r in results:
+            if r["seed"] == seed and r["recipe"] in table.index:
+                r.update({c: float(table.loc[r["recipe"], c]) for c in cols})
+                for _, row in comparison[comparison["model"] == r["recipe"]].iterrows():
+                    r[f"d_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4), round(row["ci_high"], 4)]
+        for ref in ("tfidf", "base", "teacher (mpnet)"):
+            results.append({"seed": seed, "recipe": ref, **{c: float(table.loc[ref, c]) for c in cols}})
+        (work / "results.json").write_text(json.dumps(results, indent=1))
+    df = pd.DataFrame(results)
+    print("\nmean over seeds:")
+    print(df.groupby("recipe")[["spearman", "category_ndcg@10", "category_map@10"]].agg(["mean", "std"]).round(4)
+          .to_string())
     print(f"\nwall time {time.perf_counter() - t_start:.0f}s")
 
 

@@ -5,8 +5,9 @@ are clustered (2,000 centres plus noise, within-cluster cosine ~0.5) so that, as
 embeddings, neighbourhoods exist; uniform random vectors have none and no approximate index
 does well on them. Prints, for exact search (float16 blocks, torch) and FAISS IVF:
 p50/p95 latency for one query and for a batch of 100, recall@10 of FAISS against exact, and
-index memory. Then encode throughput of PaperIndex.build on this machine (torch, and the ONNX
-backend when `optimum[onnxruntime]` is installed, with its cosine agreement to torch).
+the memory of each kind of approximate index (fp16, int8 and product-quantized codes), with and
+without a filter that keeps 10% of the corpus (filters stay on the approximate index). Encoding
+throughput is bench/encode.py's.
 
     python bench/recommend.py                  # 100k and 2.8M
     python bench/recommend.py --sizes 100000   # quick
@@ -25,7 +26,6 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from arxiv_reco.config import SAMPLE_PAPERS  # noqa: E402
 from arxiv_reco.recommend import PaperIndex  # noqa: E402
 
 
@@ -54,82 +54,59 @@ def recall(approx: list, exact: list) -> float:
     return float(np.mean([len({r for r, _ in a} & {r for r, _ in e}) / max(len(e), 1) for a, e in zip(approx, exact)]))
 
 
-def search_bench(n: int, nprobes: list[int]) -> None:
+def search_bench(n: int, kinds: list[str], nprobes: list[int]) -> None:
     t = time.perf_counter()
     emb = synthetic(n)
-    meta = pd.DataFrame({"id": [f"s{i}" for i in range(n)], "title": "", "authors": "", "primary_category": "",
-                         "categories": [[]] * n, "update_date": ""})
-    index = PaperIndex(emb, meta, {"model": "synthetic"})
     rng = np.random.default_rng(1)
+    cats = np.where(rng.random(n) < 0.1, "cs.CL", "other")  # a filter that keeps 10% of the corpus
+    meta = pd.DataFrame({"id": [f"s{i}" for i in range(n)], "title": "", "authors": "", "primary_category": cats,
+                         "categories": [[c] for c in cats], "update_date": ""})
+    index = PaperIndex(emb, meta, {"model": "synthetic"})
     q = np.asarray(emb[rng.integers(0, n, 100)], dtype=np.float32) + 0.03 * rng.standard_normal((100, 384), dtype=np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
+    mask = index._mask("cs.CL", None, None)
     print(f"\n== {n:,} vectors x 384 (float16: {emb.nbytes / 2**20:,.0f} MB), built in {time.perf_counter() - t:.0f}s")
     one50, one95, _ = timed(lambda: index.search_many(q[:1], k=10, backend="exact"), 20)
     b50, b95, exact = timed(lambda: index.search_many(q, k=10, backend="exact"), 3)
-    print(f"exact  : 1 query p50 {one50 * 1000:7.1f} ms p95 {one95 * 1000:7.1f} ms | 100 queries p50 {b50 * 1000:7.0f} ms "
-          f"p95 {b95 * 1000:7.0f} ms ({b50 * 10:.1f} ms/query)")
+    exact_f = index._top(q, 10, [set()] * len(q), mask, "exact")
+    print("| search | memory | recall@10 | recall@10, filter 10% | 1 query p50 / p95 | 100 queries p50 |")
+    print("|---|---|---|---|---|---|")
+    print(f"| exact (float16 blocks) | {emb.nbytes / 2**20:,.0f} MB | 1 | 1 | {one50 * 1000:.1f} / {one95 * 1000:.1f} ms "
+          f"| {b50 * 1000:,.0f} ms |", flush=True)
     try:
         import faiss  # noqa: F401
     except ImportError:
-        print("faiss  : not installed (pip install faiss-cpu)")
+        print("faiss: not installed (pip install faiss-cpu)")
         return
-    nlist = max(16, int(np.sqrt(n)))
-    t = time.perf_counter()
-    ivf = index.build_ann(nlist=nlist)
-    build = time.perf_counter() - t
-    faiss_mb = (ivf.ntotal * (384 * 2 + 8)) / 2**20
-    print(f"faiss  : IVF{nlist},SQfp16 built in {build:.0f}s, {faiss_mb:,.0f} MB")
-    for nprobe in nprobes:
-        ivf.nprobe = nprobe
-        f50, f95, _ = timed(lambda: index.search_many(q[:1], k=10, backend="faiss"), 20)
-        fb50, fb95, approx = timed(lambda: index.search_many(q, k=10, backend="faiss"), 3)
-        print(f"  nprobe {nprobe:3}: recall@10 {recall(approx, exact):.3f} | 1 query p50 {f50 * 1000:6.2f} ms "
-              f"p95 {f95 * 1000:6.2f} ms ({one50 / f50:5.1f}x faster) | 100 queries p50 {fb50 * 1000:6.0f} ms "
-              f"({b50 / fb50:5.1f}x faster)")
+    from arxiv_reco.search import ann_bytes
 
-
-def encode_bench(n: int = 256) -> None:
-    from arxiv_reco.models import load_model, resolve_model
-    from arxiv_reco.snapshot import load_papers
-
-    papers, _ = load_papers(SAMPLE_PAPERS, limit=n)
-    model = load_model("sentence-transformers/all-MiniLM-L6-v2")
-    PaperIndex.build(model, papers.head(16), show_progress=False)  # warm-up
-    t = time.perf_counter()
-    torch_index = PaperIndex.build(model, papers, show_progress=False)
-    rate = n / (time.perf_counter() - t)
-    print(f"\nencode (PaperIndex.build, torch, max_seq {model.max_seq_length}, {n} papers): {rate:.1f} papers/s on this CPU "
-          f"-> {2_800_000 / rate / 3600:.0f} h for all 2.8M")
-    try:
-        from sentence_transformers import SentenceTransformer
-
-        onnx = SentenceTransformer(resolve_model("sentence-transformers/all-MiniLM-L6-v2").target, backend="onnx")
-    except Exception as e:  # optional backend: report why it is missing
-        print(f"encode (onnx): skipped ({type(e).__name__}: {str(e)[:100]}); pip install 'sentence-transformers[onnx]'")
-        return
-    PaperIndex.build(onnx, papers.head(16), show_progress=False)
-    t = time.perf_counter()
-    onnx_index = PaperIndex.build(onnx, papers, show_progress=False)
-    orate = n / (time.perf_counter() - t)
-    a = np.asarray(torch_index.embeddings, dtype=np.float32)
-    b = np.asarray(onnx_index.embeddings, dtype=np.float32)
-    agree = float(np.mean(np.einsum("ij,ij->i", a, b)))
-    print(f"encode (onnx): {orate:.1f} papers/s ({orate / rate:.2f}x torch), mean cosine to torch {agree:.4f}")
+    for kind in kinds:
+        t = time.perf_counter()
+        ann = index.build_ann(kind, nlist=max(16, int(np.sqrt(n))))
+        build = time.perf_counter() - t
+        for nprobe in nprobes:
+            ann.nprobe = nprobe
+            f50, f95, _ = timed(lambda: index.search_many(q[:1], k=10, backend="faiss"), 20)
+            fb50, _, approx = timed(lambda: index.search_many(q, k=10, backend="faiss"), 3)
+            filt = index._top(q, 10, [set()] * len(q), mask, "faiss")
+            print(f"| FAISS {kind}, {ann.nlist} lists, nprobe {nprobe} (built {build:.0f}s) | "
+                  f"{ann_bytes(ann) / 2**20:,.0f} MB ({ann_bytes(ann) / emb.nbytes:.2f}x) | {recall(approx, exact):.3f} | "
+                  f"{recall(filt, exact_f):.3f} | {f50 * 1000:.2f} / {f95 * 1000:.2f} ms ({one50 / f50:.0f}x faster) | "
+                  f"{fb50 * 1000:,.0f} ms |", flush=True)
+        index._faiss = None
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100000,2800000")
-    ap.add_argument("--nprobes", default="8,16,32,64")
-    ap.add_argument("--skip-encode", action="store_true")
+    ap.add_argument("--kinds", default="ivf-fp16,ivf-sq8,ivf-pq")
+    ap.add_argument("--nprobes", default="8,32")
     args = ap.parse_args()
     import torch
 
     print(f"torch threads: {torch.get_num_threads()}")
     for n in [int(s) for s in args.sizes.split(",")]:
-        search_bench(n, [int(p) for p in args.nprobes.split(",")])
-    if not args.skip_encode:
-        encode_bench()
+        search_bench(n, args.kinds.split(","), [int(p) for p in args.nprobes.split(",")])
 
 
 if __name__ == "__main__":

@@ -179,3 +179,29 @@ def test_cli_index_and_recommend(tmp_path, capsys, corpus):
     assert main(["index", "--model", MINILM, "--papers", str(papers), "--out", str(tmp_path / "ix"),
                  "--max-seq-length", "64"]) == 0
     assert "added 10 new papers" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["ivf-sq8", "ivf-pq"])
+def test_compressed_indexes_and_filters_stay_on_the_approximate_search(index, model, kind, tmp_path, monkeypatch):
+    pytest.importorskip("faiss")
+    import arxiv_reco.search as search_module
+
+    index = PaperIndex(index.embeddings, index.meta, dict(index.info), model)
+    ids = index.meta["id"].tolist()
+    exact = [index.similar(i, k=5, backend="exact")["id"].tolist() for i in ids[:30]]
+    exact_astro = [index.similar(i, k=5, categories="astro-ph.*", backend="exact")["id"].tolist() for i in ids[:30]]
+    ann = index.build_ann(kind, nlist=4, nprobe=4)  # every list probed: only the codes approximate
+    from arxiv_reco.search import ann_bytes
+
+    assert ann_bytes(ann) < index.embeddings.nbytes * (0.6 if kind == "ivf-sq8" else 0.3)
+    approx = [index.similar(i, k=5, backend="faiss")["id"].tolist() for i in ids[:30]]
+    assert np.mean([len(set(a) & set(e)) / 5 for a, e in zip(approx, exact)]) >= 0.95  # re-scored in float32
+    scans = []
+    monkeypatch.setattr(search_module, "exact_candidates", lambda *a, **k: scans.append(1) or [])
+    astro = [index.similar(i, k=5, categories="astro-ph.*", backend="faiss")["id"].tolist() for i in ids[:30]]
+    assert not scans  # the filter ran inside the FAISS search, no exact scan
+    assert np.mean([len(set(a) & set(e)) / max(len(e), 1) for a, e in zip(astro, exact_astro)]) >= 0.95
+    cats = index.meta.set_index("id")["categories"]
+    assert all(any(c.startswith("astro-ph") for c in cats[i]) for row in astro for i in row)
+    index.save(tmp_path / "ix")
+    assert PaperIndex.load(tmp_path / "ix").info["ann"] == kind
