@@ -58,7 +58,7 @@ _EXPORTS = {
     "update_index": "update",
     "load_library": "library",
     "to_bibtex": "library",
-    "feed": "feed",
+    "feed": "digest",
     "build_app": "app",
     "plot_scores": "plots",
     "run_pipeline": "pipeline",

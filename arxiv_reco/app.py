@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .feed import DEFAULT_METHOD, default_since, feed
+from .digest import DEFAULT_METHOD, default_since, feed
 from .library import (
     Library,
     complete_library,
@@ -106,7 +106,7 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
     >>> demo = build_app(index, papers=papers, reading_list="reading_list.json")
     """
     gr = _gradio()
-    from .recommend import base_id
+    from .corpus import base_id
 
     seed = library if isinstance(library, Library) else load_library(library) if library else Library()
     index_dir = Path(index_dir) if index_dir else None
@@ -238,7 +238,7 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
 def _export(liked: list[str], meta, rows_of_base) -> str | None:
     """The liked papers as a .bib file in a fresh temporary folder (gradio serves files from there)."""
     from .artifacts import write_text
-    from .recommend import base_id
+    from .corpus import base_id
 
     rows = [rows_of_base[base_id(p)][0] for p in liked if base_id(p) in rows_of_base]
     if not rows:

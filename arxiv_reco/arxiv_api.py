@@ -42,7 +42,6 @@ IDS_PER_REQUEST = 100  # id_list entries per request: keeps the URL short
 RETRYABLE = {408, 429, 500, 502, 503, 504}
 NS = {"atom": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/atom",
       "opensearch": "http://a9.com/-/spec/opensearch/1.1/"}
-_VERSIONED = re.compile(r"v\d+$")
 
 
 class ArxivAPIError(RuntimeError):
@@ -59,7 +58,9 @@ def base_arxiv_id(entry_id: str) -> str:
     >>> base_arxiv_id("http://arxiv.org/abs/hep-th/9901001v3")
     'hep-th/9901001'
     """
-    return _VERSIONED.sub("", str(entry_id).strip().split("/abs/")[-1])
+    from .corpus import base_id
+
+    return base_id(str(entry_id).strip().split("/abs/")[-1])
 
 
 def category_query(categories: str | Iterable[str], since: str | None = None, until: str | None = None) -> str:

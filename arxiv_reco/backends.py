@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import warnings
 import weakref
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 log = logging.getLogger("arxiv_reco")
 
 BACKENDS = ("auto", "torch", "openvino-bf16", "openvino-f32")
+KEEP_CONVERSIONS = 8  # converted models kept in the cache (~90 MB each for MiniLM); older ones go
 _ENCODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {backend: encoder}
 
 
@@ -59,6 +61,14 @@ def choose_backend(model=None, backend: str = "auto") -> str:
     return "openvino-bf16" if _cpu_has_native_bf16() else "torch"
 
 
+def _openvino_usable(model) -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return str(getattr(model, "device", "cpu")).startswith("cpu")
+
+
 def _is_sentence_transformer(model) -> bool:
     return (hasattr(model, "preprocess") or hasattr(model, "tokenize")) and hasattr(model, "forward") \
         and hasattr(model, "max_seq_length")
@@ -73,6 +83,11 @@ def fast_encoder(model, backend: str = "auto"):
     chosen = choose_backend(model, backend)
     if chosen == "torch" or isinstance(model, OpenVINOEncoder) or not _is_sentence_transformer(model):
         return model  # a stand-in with its own encode runs as it is, whatever was asked
+    if not _openvino_usable(model):
+        # an index built with OpenVINO, used where it cannot run (no openvino, a GPU): the model
+        # as it is gives the same vectors to ~1e-4, which the index's float16 storage rounds anyway
+        log.info("OpenVINO cannot run this model here; encoding with torch instead of %s", chosen)
+        return model
     cache = _ENCODERS.setdefault(model, {})
     key = (chosen, weights_digest(model))  # a model trained since its conversion gets a new one
     if key not in cache:
@@ -81,9 +96,10 @@ def fast_encoder(model, backend: str = "auto"):
     return cache[key]
 
 
-def weights_digest(model) -> str:
-    """A cheap fingerprint of the weights and the input shape (the first values of every tensor)."""
-    digest = hashlib.sha256(repr(model.max_seq_length).encode())
+def weights_digest(model, with_length: bool = True) -> str:
+    """A cheap fingerprint of the weights (the first values of every tensor), and of the input
+    length the model truncates to unless ``with_length=False``."""
+    digest = hashlib.sha256(repr(model.max_seq_length if with_length else None).encode())
     for p in model.parameters():
         digest.update(p.detach().flatten()[:64].float().cpu().numpy().tobytes())
     return digest.hexdigest()[:16]
@@ -154,7 +170,9 @@ def _converted(model):
     core = ov.Core()
     if (folder / "model.xml").exists():
         try:
-            return core.read_model(str(folder / "model.xml"))
+            model_ir = core.read_model(str(folder / "model.xml"))
+            os.utime(folder)  # recently used: the last to be pruned
+            return model_ir
         except Exception:  # a damaged cache entry: convert again
             log.info("OpenVINO cache entry %s unreadable; converting again", folder)
 
@@ -181,6 +199,16 @@ def _converted(model):
     try:
         with replace_dir(folder) as tmp:
             ov.save_model(converted, str(Path(tmp) / "model.xml"), compress_to_fp16=False)
+        _prune(folder.parent)
     except OSError as e:  # a read-only cache only costs the conversion next time
         log.info("could not cache the OpenVINO model in %s: %s", folder, e)
     return converted
+
+
+def _prune(cache: Path, keep: int = KEEP_CONVERSIONS) -> None:
+    """Keep the most recently written conversions (every fine-tuned model adds one)."""
+    import shutil
+
+    done = sorted((p for p in cache.iterdir() if (p / "model.xml").exists()), key=lambda p: p.stat().st_mtime)
+    for old in done[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)

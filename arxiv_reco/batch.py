@@ -51,7 +51,8 @@ from .store import LabelStore
 log = logging.getLogger("arxiv_reco")
 
 INLINE_LIMIT_BYTES = 15 << 20  # the Batch API takes up to 20 MB inline; above, upload a JSONL file
-TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
+            "JOB_STATE_EXPIRED"}
 MAX_WAIT_SECONDS = 26 * 3600  # the service finishes or expires a job within 24 h; polling stops after this
 PENDING = "pending/"  # store name of a job being submitted, until the service names it
 _GONE = "JOB_STATE_NOT_FOUND"  # the service no longer knows the job (deleted, or expired long ago)
@@ -84,8 +85,10 @@ def label_pairs_batch(pairs, store: str | LabelStore = "labels.sqlite", config: 
     client = client or make_client(settings, cfg.timeout)
     run_id = st.start_run({**_settings_record(cfg), "mode": "batch", "pairs": len(todo)})
     by_id = {p["pair_id"]: p for p in _records(pairs)}
-    if not jobs:
-        jobs = [_register(st, cfg, todo)]
+    pending = {pid for _, units in jobs for unit in units.values() for pid in unit}
+    fresh = [p for p in todo if p["pair_id"] not in pending]  # pairs no open job asks about
+    if fresh:
+        jobs.append(_register(st, cfg, fresh))
     for name, units in jobs:
         if name.startswith(PENDING):
             name = _submit(client, st, cfg, name, units, by_id, summary)
@@ -95,7 +98,7 @@ def label_pairs_batch(pairs, store: str | LabelStore = "labels.sqlite", config: 
         job = _poll(client, cfg, name, poll_seconds, progress, tqdm, wait, t0 + max_wait)
         state = _GONE if job is None else _enum_name(job.state)
         st.set_batch_state(name, state)
-        if state == "JOB_STATE_SUCCEEDED":
+        if state in ("JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"):
             _collect(client, st, cfg, job, units, summary, run_id)
             st.set_batch_state(name, "collected")
         elif state in TERMINAL or state == _GONE:
@@ -185,7 +188,7 @@ def _submit(client, st: LabelStore, cfg: LabelConfig, pending: str, ids: dict[st
                 if kind != "retry" or attempt == cfg.max_attempts:
                     raise BatchError(f"submitting the batch job failed ({_describe(e)}); nothing was billed twice: "
                                      "running the same command again looks the job up before submitting") from e
-                time.sleep(retry_delay(e) or random.uniform(0, min(cfg.backoff_max, cfg.backoff_base * 2 ** attempt)))
+                time.sleep(retry_delay(e) or random.uniform(0, min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1))))
                 job = _find_job(client, display, cfg)
                 if job is not None:
                     break

@@ -110,8 +110,12 @@ def cmd_label(args) -> int:
     else:
         summary = label_pairs(pairs, store, cfg, settings)
     print(summary)
-    labels = export_labels(store, pairs, out, model=cfg.model, prompt_version=cfg.prompt_version)
+    # the summary's version: the run settled the prompt layout for these pairs (anchored or not)
+    labels = export_labels(store, pairs, out, model=summary.model, prompt_version=summary.prompt_version)
     print(f"wrote {len(labels):,} labelled pairs to {out}")
+    if not len(labels):
+        print("no pair has a label yet: run the same command again", file=sys.stderr)
+        return 1
     if summary.remaining:
         print(f"{summary.remaining:,} pairs have no label yet: run the same command again to retry them",
               file=sys.stderr)
@@ -121,7 +125,7 @@ def cmd_label(args) -> int:
 
 def cmd_train(args) -> int:
     from .corpus import read_papers
-    from .evaluate import read_qrels
+    from .relevance import read_qrels
     from .train import finetune
 
     settings = _settings(args, base_model=args.base_model)
@@ -142,9 +146,10 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .corpus import read_papers
-    from .evaluate import measure, read_qrels, save_report
+    from .evaluate import measure, save_report
     from .labeling import read_labels
     from .models import load_model
+    from .relevance import read_qrels
 
     settings = _settings(args)
     papers = read_papers(args.papers or settings.papers)
@@ -249,6 +254,7 @@ def _filter_args(s: argparse.ArgumentParser, categories_help: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from . import pairs as pairs_module  # its strategies (pairs.py imports no torch)
 
     # Defaults that are settings (file names, models) are None here and come from config.Settings:
     # defaults < .env < environment < these options. Files default to the work folder's.
@@ -272,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--papers", help="Parquet from `sample`, or Kaggle JSON Lines (.gz ok); default: <work dir>/papers.parquet")
     s.add_argument("--out", help="default: <work dir>/pairs.csv")
     s.add_argument("--n", type=int, default=2_000)
-    s.add_argument("--strategy", default="mixed", choices=["random", "category", "neighbors", "mixed"])
+    s.add_argument("--strategy", default=pairs_module.DEFAULT_STRATEGY, choices=pairs_module.STRATEGIES)
     s.add_argument("--mix", help="for mixed: e.g. neighbors=0.4,category=0.3,random=0.3")
     s.add_argument("--model", help="also take neighbours from this sentence-transformers model")
     s.add_argument("--seed", type=int, default=0)

@@ -46,7 +46,7 @@ def cmd_update(args) -> int:
 
 
 def cmd_feed(args) -> int:
-    from .feed import default_since, feed
+    from .digest import default_since, feed
     from .library import complete_library, load_library
     from .recommend import PaperIndex
 

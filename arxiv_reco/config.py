@@ -37,16 +37,31 @@ ENV_VARS = {
 }
 
 
-class Secret(str):
-    """A string that never prints itself: safe in reprs, logs, tracebacks and notebook outputs."""
+class Secret:
+    """A value that never prints itself: safe in reprs, logs, tracebacks and notebook outputs. Not a
+    str subclass on purpose: json.dumps and f-string padding read a str's characters directly."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = ""):
+        self._value = value.reveal() if isinstance(value, Secret) else str(value)
 
     def __repr__(self) -> str:
-        return "Secret('****')" if self else "Secret('')"
+        return "Secret('****')" if self._value else "Secret('')"
 
     __str__ = __repr__
 
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
     def reveal(self) -> str:
-        return str.__str__(self)
+        return self._value
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,18 @@ class SnapshotFormatError(ValueError):
     """The file is not the Kaggle JSON Lines snapshot (or a Parquet corpus where one is accepted)."""
 
 
+_VERSION = re.compile(r"v\d+$")
+
+
+def base_id(paper_id: str) -> str:
+    """'2401.01234v2' -> '2401.01234': versions of one paper are the same paper.
+
+    >>> base_id("hep-th/9901001v3")
+    'hep-th/9901001'
+    """
+    return _VERSION.sub("", str(paper_id).strip())
+
+
 # ---- the text a model sees -------------------------------------------------------------------
 def clean(s: str | None) -> str:
     """Collapse whitespace and newlines (arXiv wraps titles and abstracts at ~80 columns).

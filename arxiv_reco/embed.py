@@ -32,11 +32,20 @@ _PROBE = "A probe sentence that fingerprints an embedding model: graph neural ne
 
 
 def model_fingerprint(model) -> str:
-    """A hash of the model's embedding of a fixed probe: differs when the weights differ (always
-    computed by the torch model, whatever backend encodes)."""
-    from .backends import torch_model
+    """The model's weights, fingerprinted: differs when the weights differ, the same on any device
+    and whatever backend runs it. A stand-in without weights is fingerprinted by its answer to a probe."""
+    from .backends import torch_model, weights_digest
 
-    v = torch_model(model).encode([_PROBE], normalize_embeddings=True, convert_to_numpy=True)[0]
+    base = torch_model(model)
+    if hasattr(base, "parameters"):
+        return weights_digest(base, with_length=False)
+    return probe_fingerprint(base)
+
+
+def probe_fingerprint(model) -> str:
+    """A hash of the model's embedding of a fixed probe, rounded (what indexes before 0.2 recorded:
+    it can differ across devices for the same weights, hence model_fingerprint)."""
+    v = model.encode([_PROBE], normalize_embeddings=True, convert_to_numpy=True)[0]
     return hashlib.sha256(np.round(v.astype(np.float32), 3).tobytes()).hexdigest()[:16]
 
 
@@ -95,6 +104,8 @@ def encode(
     if n == 0:
         return np.zeros((0, _dim(model)), dtype=dtype)
     pool = None
+    if devices and len(devices) == 1:  # one named device: encode there
+        model = model.to(devices[0]) if hasattr(model, "to") else model
     if devices and len(devices) > 1:
         # several processes: the pool is sentence-transformers' own (it needs the torch model)
         pool = model.start_multi_process_pool(list(devices))
@@ -241,7 +252,8 @@ def top_k_neighbors(matrix, k: int = NEIGHBORS_K, rows=None, block: int = 2048) 
     return out
 
 
-def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE, backend: str = "auto") -> np.ndarray:
+def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE, backend: str = "auto",
+            progress: bool = False) -> np.ndarray:
     """L2-normalised vectors of ``texts``: a SentenceTransformer's embeddings, or TF-IDF's sparse
     rows when ``model`` is "tfidf" (the two scorers evaluation compares side by side).
 
@@ -249,4 +261,4 @@ def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE, backend: 
     """
     if isinstance(model, str) and model == "tfidf":
         return tfidf_matrix(texts)
-    return encode(model, list(texts), batch_size=batch_size, progress=False, backend=backend)
+    return encode(model, list(texts), batch_size=batch_size, progress=progress, backend=backend, desc="evaluating")

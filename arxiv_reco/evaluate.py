@@ -10,7 +10,7 @@ What is measured:
 - pair agreement: Spearman/Pearson between the model's cosine and the test labels;
 - category retrieval, labels not needed: every held-out paper (one in no training or validation
   pair) queries the whole corpus; relevance is graded from arXiv's own categories, 2 = same
-  primary category, 1 = another shared category (a cross-list) only (:func:`category_qrels`);
+  primary category, 1 = another shared category (a cross-list) only (:mod:`arxiv_reco.relevance`);
   nDCG@10 (graded gains), MAP@10 and Recall@10 (grade > 0 is relevant);
 - the same metrics on external judgments (``query_id, doc_id, grade``: human, citations, ...);
 - a collapse check: the mean and spread of cosine between held-out papers of different fields.
@@ -23,7 +23,6 @@ that includes 0 is reported as "not significant".
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,11 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .embed import top_k_neighbors, vectors
+from .embed import vectors
+from .relevance import CategoryRelevance, K, _per_query
 
-K = 10
 N_BOOT = 10_000
-GRADE_PRIMARY, GRADE_SHARED = 2, 1
 
 
 class CollapseWarning(UserWarning):
@@ -53,108 +51,23 @@ def _rowwise_cos(a, b) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-# ---- relevance -------------------------------------------------------------------------------------
-def category_qrels(papers: pd.DataFrame, queries=None, graded: bool = True) -> dict[str, dict[str, int]]:
-    """Relevance without labels, from arXiv's categories. For a query paper q and a document
-    d != q of ``papers``: grade 2 when d's primary category is q's; grade 1 when they share
-    another listed category (a cross-list) only; else 0 (not listed). ``graded=False``: the
-    primary category alone, grade 1. ``queries``: the ids to judge for (default: all).
-    Queries with nothing relevant in the corpus are left out (nothing to find)."""
-    ids = papers["id"].astype(str).tolist()
-    prim = papers["primary_category"].astype(str).tolist()
-    cats = [set(c) if not isinstance(c, str) else set(c.split()) for c in papers["categories"]] \
-        if "categories" in papers.columns else [{p} for p in prim]
-    by_primary: dict[str, list[int]] = {}
-    by_cat: dict[str, list[int]] = {}
-    for i, (p, cs) in enumerate(zip(prim, cats)):
-        by_primary.setdefault(p, []).append(i)
-        for c in cs | {p}:
-            by_cat.setdefault(c, []).append(i)
-    wanted = set(map(str, queries)) if queries is not None else None
-    qrels: dict[str, dict[str, int]] = {}
-    for i, q in enumerate(ids):
-        if wanted is not None and q not in wanted:
-            continue
-        judged: dict[str, int] = {}
-        if graded:
-            for c in cats[i] | {prim[i]}:
-                judged.update({ids[j]: GRADE_SHARED for j in by_cat[c] if j != i})
-        judged.update({ids[j]: GRADE_PRIMARY if graded else 1 for j in by_primary[prim[i]] if j != i})
-        if judged:
-            qrels[q] = judged
-    return qrels
-
-
-def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
-    """Judgments from a TSV/CSV with columns query_id, doc_id, grade (a header line is optional)."""
-    path = Path(path)
-    sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
-    df = pd.read_csv(path, sep=sep, dtype=str)
-    if not {"query_id", "doc_id"} <= set(df.columns):
-        df = pd.read_csv(path, sep=sep, dtype=str, header=None).iloc[:, :3]
-        df.columns = ["query_id", "doc_id", "grade"][: df.shape[1]]
-    if "grade" not in df.columns:
-        df["grade"] = "1"
-    grades = pd.to_numeric(df["grade"], errors="coerce")
-    if grades.isna().any():
-        raise ValueError(f"{path}: grades must be numbers; expected columns query_id, doc_id, grade")
-    qrels: dict[str, dict[str, int]] = {}
-    for q, d, g in zip(df["query_id"], df["doc_id"], grades):
-        qrels.setdefault(q, {})[d] = int(g)
-    return qrels
-
-
 def held_out_ids(papers: pd.DataFrame, labels: pd.DataFrame | None) -> list[str]:
     """The papers no model trained on: those in no train or validation pair."""
     ids = papers["id"].astype(str)
-    if labels is None or "split" not in labels.columns or "id_a" not in labels.columns:
+    if labels is None or "split" not in labels.columns:
         return ids.tolist()
     seen = labels[labels["split"].isin(["train", "validation"])]
-    trained = set(seen["id_a"].astype(str)) | set(seen["id_b"].astype(str))
+    if "id_a" in seen.columns:
+        trained = set(seen["id_a"].astype(str)) | set(seen["id_b"].astype(str))
+    else:  # labels without ids: their texts are the papers' own (one text recipe)
+        trained_texts = set(seen["text_a"]) | set(seen["text_b"])
+        trained = set(ids[papers["text"].isin(trained_texts)])
     return ids[~ids.isin(trained)].tolist()
 
 
 def held_out_papers(papers: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
     """The rows of ``papers`` no model trained on (see :func:`held_out_ids`)."""
     return papers[papers["id"].astype(str).isin(set(held_out_ids(papers, labels)))].reset_index(drop=True)
-
-
-# ---- per-query retrieval ---------------------------------------------------------------------------
-def _per_query(emb, ids: list[str], qrels: Mapping[str, Mapping[str, int]], k: int) -> pd.DataFrame:
-    """nDCG@k, AP@k, Recall@k for each judged query in ``ids`` (rows of ``emb``); the query
-    itself is never a result; judged documents missing from the corpus count as unretrievable."""
-    pos = {pid: i for i, pid in enumerate(ids)}
-    queries = [q for q in qrels if q in pos and any(g > 0 for d, g in qrels[q].items() if d != q)]
-    cols = [f"ndcg@{k}", f"map@{k}", f"recall@{k}"]
-    if not queries:
-        return pd.DataFrame(columns=cols)
-    ranked_rows = top_k_neighbors(emb, k, rows=[pos[q] for q in queries], block=512)
-    out = []
-    for q, ranked in zip(queries, ranked_rows):
-        judged = qrels[q]
-        gains = [judged.get(ids[i], 0) for i in ranked]
-        ideal = sorted((g for d, g in judged.items() if d != q and g > 0), reverse=True)
-        dcg = sum(g / math.log2(r + 2) for r, g in enumerate(gains))
-        idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal[:k]))
-        hits, precisions = 0, []
-        for r, g in enumerate(gains):
-            if g > 0:
-                hits += 1
-                precisions.append(hits / (r + 1))
-        out.append((dcg / idcg if idcg else 0.0, sum(precisions) / min(len(ideal), k), hits / len(ideal)))
-    return pd.DataFrame(out, index=pd.Index(queries, name="query"), columns=cols)
-
-
-def retrieval_metrics(model, papers: pd.DataFrame, qrels: Mapping[str, Mapping[str, int]], k: int = K) -> dict[str, float]:
-    """nDCG@k, MAP@k and Recall@k of ranking ``papers`` for each judged query among them.
-
-    nDCG uses the grade as gain; MAP and Recall count a document with grade > 0 as relevant;
-    each is averaged over queries with a relevant document.
-    """
-    per = _per_query(vectors(model, papers["text"].tolist()), papers["id"].astype(str).tolist(), qrels, k)
-    if per.empty:
-        return {f"ndcg@{k}": float("nan"), f"map@{k}": float("nan"), f"recall@{k}": float("nan"), "queries": 0}
-    return {**{c: float(per[c].mean()) for c in per.columns}, "queries": len(per)}
 
 
 # ---- one evaluation, many models -------------------------------------------------------------------
@@ -203,7 +116,8 @@ class Evaluation:
 
 
 def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
-            qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = K, reference: str | None = None) -> Evaluation:
+            qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = K, reference: str | None = None,
+            progress: bool = False) -> Evaluation:
     """Evaluate each model (a SentenceTransformer or "tfidf") on the same held-out data.
 
     Each model encodes the corpus and the test pairs' texts once, for every view. Warns
@@ -216,7 +130,7 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
     corpus_texts = papers["text"].tolist() if papers is not None else []
     ids = papers["id"].astype(str).tolist() if papers is not None else []
     held = set(held_out_ids(papers, labels)) if papers is not None else set()
-    cat_qrels = category_qrels(papers, queries=held) if papers is not None else {}
+    cat_qrels = CategoryRelevance(papers, queries=held) if papers is not None else {}
     pair_texts = pd.unique(pd.concat([test["text_a"], test["text_b"]])).tolist() if test is not None and len(test) else []
     row_of = {t: i for i, t in enumerate(corpus_texts)}
     extra = [t for t in pair_texts if t not in row_of]
@@ -225,7 +139,7 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
                     pair_labels=test["score"].to_numpy(float) if test is not None and len(test) else None)
     rows = []
     for name, model in models.items():
-        emb = vectors(model, corpus_texts + extra) if corpus_texts or extra else None
+        emb = vectors(model, corpus_texts + extra, progress=progress) if corpus_texts or extra else None
         row: dict[str, object] = {"model": name}
         if pair_texts:
             cos = _rowwise_cos(emb[[row_of[t] for t in test["text_a"]]], emb[[row_of[t] for t in test["text_b"]]])
@@ -294,8 +208,8 @@ def _warn_collapse(table: pd.DataFrame, models: Mapping[str, object], reference:
         if name != ref and table.loc[name, "unrelated_cos_std"] < floor:
             warnings.warn(
                 f"{name}: the cosine spread between unrelated papers fell to {table.loc[name, 'unrelated_cos_std']:.3f} "
-                f"(from {table.loc[ref, 'unrelated_cos_std']:.3f} for {ref}): embeddings are collapsing. Train with "
-                "the default recipe (a ranking loss beside the score loss) or fewer random pairs.",
+                f"(from {table.loc[ref, 'unrelated_cos_std']:.3f} for {ref}): embeddings are collapsing. A pair loss "
+                "on mostly unrelated pairs does this: sample anchored pairs, or keep the default objectives.",
                 CollapseWarning, stacklevel=3)
 
 

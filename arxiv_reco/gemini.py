@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import random
 import time
 from collections.abc import Sequence
@@ -362,5 +363,18 @@ def label_pairs(pairs, store: str | LabelStore = "labels.sqlite", config: LabelC
     except RuntimeError:
         return asyncio.run(coro)
     # A loop is running (Jupyter): asyncio.run would fail, so the run gets its own loop in a thread.
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        done = pool.submit(loop.run_until_complete, task)
+        try:
+            return done.result()
+        except KeyboardInterrupt:
+            # the kernel's interrupt lands here, not in the thread: stop the run (labels already
+            # committed stay; nothing more is asked or paid), then let the interrupt through
+            loop.call_soon_threadsafe(task.cancel)
+            with contextlib.suppress(asyncio.CancelledError, concurrent.futures.CancelledError):
+                done.result()
+            raise
+        finally:
+            loop.close()

@@ -134,7 +134,7 @@ class Library:
 
     def missing(self, index) -> list[str]:
         """Library ids the index does not hold."""
-        from .recommend import base_id
+        from .corpus import base_id
 
         return [i for i in self.liked + self.disliked if base_id(i) not in index._rows_of_base]
 
@@ -237,8 +237,8 @@ def _read_source(src, label: str) -> tuple[list[str], list[str], list[Unmatched]
 def load_library(liked=None, disliked=None) -> Library:
     """A library from any mix of sources for the liked papers and for the disliked ones: a BibTeX
     file, a reading_list.json saved by the page (it holds both), a text file of ids/URLs (one a
-    line), a comma-separated string of ids, or a list of ids. A paper both liked and disliked
-    counts as liked.
+    line), a comma-separated string of ids, or a list of ids. A paper rated twice keeps its first
+    rating: the liked sources are read first, in order, then the disliked ones.
 
     >>> lib = load_library(["my.bib", "reading_list.json"], disliked="2402.00001")
     """

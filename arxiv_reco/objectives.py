@@ -113,15 +113,21 @@ def distill_dataset(texts: list[str], vectors: np.ndarray, seed: int = 0, group:
     from the DISTILL_RANKS bands; the label is their teacher vectors, concatenated."""
     from datasets import Dataset
 
+    from .embed import top_k_neighbors
+
     vectors = np.asarray(vectors, dtype=np.float32)
-    sims = vectors @ vectors.T
-    np.fill_diagonal(sims, -np.inf)
-    order = np.argsort(-sims, axis=1)
+    n = len(texts)
+    if n < group:  # too few papers to group: nothing to distil
+        return Dataset.from_dict({**{f"text{i}": [] for i in range(group)}, "label": []})
+    # each paper's teacher neighbours, best first, in blocks (memory: block x n, not n x n)
+    order = top_k_neighbors(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), min(DISTILL_RANKS[-1][1], n - 1))
     rng = np.random.default_rng(seed)
     rows = []
-    for a in rng.permutation(len(texts)).tolist():
-        picks = [a] + [int(order[a, rng.integers(lo, max(lo + 1, min(hi, len(texts) - 1)))])
-                       for lo, hi in DISTILL_RANKS[: group - 1]]
+    for a in rng.permutation(n).tolist():
+        picks = [a]
+        for lo, hi in DISTILL_RANKS[: group - 1]:
+            lo, hi = min(lo, order.shape[1] - 1), min(hi, order.shape[1])
+            picks.append(int(order[a, rng.integers(lo, max(lo + 1, hi))]))
         rows.append(picks)
     data = {f"text{i}": [texts[r[i]] for r in rows] for i in range(group)}
     data["label"] = [np.concatenate([vectors[i] for i in r]).tolist() for r in rows]
@@ -141,5 +147,7 @@ def build_objectives(model, train: pd.DataFrame, pair_loss_name: str = "cosine",
         if len(data):
             out["rank"] = (data, losses.MultipleNegativesRankingLoss(model))
     if teacher_vectors is not None and teacher_texts:
-        out["distill"] = (distill_dataset(teacher_texts, teacher_vectors, seed), SimilarityDistillLoss(model))
+        data = distill_dataset(teacher_texts, teacher_vectors, seed)
+        if len(data):
+            out["distill"] = (data, SimilarityDistillLoss(model))
     return out

@@ -39,6 +39,7 @@ from .embed import encode, tfidf_matrix, top_k_neighbors
 PAIR_COLUMNS = ["pair_id", "id_a", "id_b", "title_a", "abstract_a", "title_b", "abstract_b", "strategy", "split",
                 "anchor"]
 STRATEGIES = ("random", "category", "neighbors", "mixed", "anchored")
+DEFAULT_STRATEGY = "mixed"
 ANCHOR_BANDS = {"near": (0, 3), "mid": (3, 10), "far": (10, 50)}  # TF-IDF neighbour ranks of an anchor's partners
 ANCHOR_PARTNERS = 6  # near, mid, far, same category, two random: the rubric's whole scale
 DEFAULT_MIX = {"neighbors": 0.4, "category": 0.3, "random": 0.3}
@@ -209,7 +210,7 @@ class _PairDrawer:
 def sample_pairs(
     papers: pd.DataFrame,
     n: int = 2_000,
-    strategy: str = "mixed",
+    strategy: str = DEFAULT_STRATEGY,
     mix: Mapping[str, float] | None = None,
     splits: Mapping[str, float] = DEFAULT_SPLITS,
     seed: int = 0,

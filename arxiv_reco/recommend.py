@@ -16,7 +16,6 @@ fraction of a second on a laptop CPU. Above ~1M papers (or on request) a FAISS I
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,22 +24,17 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import recover, replace_dir
-from .corpus import TEXT_RECIPE, paper_text
-from .embed import encode, model_fingerprint
+from .backends import torch_model
+from .corpus import TEXT_RECIPE, base_id, paper_text
+from .embed import encode, model_fingerprint, probe_fingerprint
 from .search import BLOCK, ann_candidates, exact_candidates
 
 META_COLUMNS = ["id", "title", "authors", "primary_category", "categories", "update_date"]
 FAISS_AUTO_ABOVE = 1_000_000
-_VERSION = re.compile(r"v\d+$")
 
 
 class IndexMismatchError(ValueError):
     """The index was built by another model or text recipe than the one given."""
-
-
-def base_id(paper_id: str) -> str:
-    """'2401.01234v2' -> '2401.01234': versions of one paper are the same paper."""
-    return _VERSION.sub("", str(paper_id))
 
 
 class PaperIndex:
@@ -95,7 +89,9 @@ class PaperIndex:
         encoder = "torch" if devices and len(devices) > 1 else choose_backend(model, encoder)
         emb = _encode(model, papers, batch_size, show_progress, checkpoint, encoder, devices)
         info = {"model": model_name, "encoder": encoder,
-                "model_fingerprint": model_fingerprint(model), "text_recipe": TEXT_RECIPE,
+                "model_digest": model_fingerprint(model), "model_fingerprint": probe_fingerprint(model),
+                "max_seq_length": getattr(model, "max_seq_length", None),
+                "text_recipe": TEXT_RECIPE,
                 "dim": int(emb.shape[1]) if emb.ndim == 2 else 0, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         return cls(emb, _meta(papers), info, model)
 
@@ -130,16 +126,21 @@ class PaperIndex:
             source = self.info.get("model")
             if not source:
                 raise ValueError("this index does not know its model; pass it: PaperIndex.load(path, model)")
-            self._model = load_model(source)
+            # the length the papers were encoded at, so added papers and queries are truncated alike
+            self._model = load_model(source, max_seq_length=self.info.get("max_seq_length"))
             self.check_model(self._model)
         return self._model
 
     def check_model(self, model) -> None:
         """Refuse a model that did not build this index (its embeddings would not compare)."""
-        got = model_fingerprint(model)
-        if self.info.get("model_fingerprint") and got != self.info["model_fingerprint"]:
+        # the weights' digest where both sides have it (the same on any device); a probe's
+        # embedding for indexes before 0.2 and for stand-ins without weights
+        has_weights = hasattr(torch_model(model), "parameters")
+        key, got = (("model_digest", model_fingerprint(model)) if "model_digest" in self.info and has_weights
+                    else ("model_fingerprint", probe_fingerprint(model)))
+        if self.info.get(key) and got != self.info[key]:
             raise IndexMismatchError(
-                f"this index was built with {self.info.get('model')!r} (fingerprint {self.info['model_fingerprint']}); "
+                f"this index was built with {self.info.get('model')!r} (fingerprint {self.info[key]}); "
                 f"the model given embeds differently ({got}). Load the same model, or rebuild: "
                 "arxiv-reco index --model PATH --papers FILE --out INDEX_DIR")
         if self.info.get("text_recipe") not in (None, TEXT_RECIPE):
@@ -188,7 +189,8 @@ class PaperIndex:
         if model is not None:
             from .models import load_model
 
-            model = load_model(model) if isinstance(model, str | Path) else model
+            if isinstance(model, str | Path):
+                model = load_model(model, max_seq_length=info.get("max_seq_length"))
             index.check_model(model)
             index._model = model
         if (path / "faiss.index").exists():

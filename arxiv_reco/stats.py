@@ -90,6 +90,9 @@ def spearman_bootstrap(cos_a: np.ndarray, cos_b: np.ndarray, labels: np.ndarray,
         xa, xb = np.where(swap, zb, za), np.where(swap, za, zb)
         lab = np.broadcast_to(labels, (m, n))
         null[start : start + m] = _spearman_rows(xb, lab) - _spearman_rows(xa, lab)
+    if not np.isfinite(rb - ra):  # a constant model or constant labels: no rank correlation to compare
+        return {"reference": float(ra), "value": float(rb), "diff": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                "p": np.nan, "n": n, "verdict": "no data"}
     lo, hi = np.nanquantile(diffs, [ALPHA / 2, 1 - ALPHA / 2])
     p = (np.sum(np.abs(null) >= abs(rb - ra) - 1e-12) + 1) / (n_boot + 1)
     return {"reference": float(ra), "value": float(rb), "diff": float(rb - ra), "ci_low": float(lo),

@@ -33,7 +33,7 @@ from .artifacts import replace_dir
 from .config import DEFAULT_BASE_MODEL, FINETUNED_DIR
 from .corpus import TEXT_RECIPE
 from .labeling import read_labels, validate_labels
-from .objectives import PAIR_LOSSES, anchored, build_objectives, pair_loss
+from .objectives import anchored, build_objectives
 
 log = logging.getLogger("arxiv_reco")
 
@@ -45,7 +45,6 @@ LEARNING_RATE = 5e-5
 WARMUP_RATIO = 0.1
 MAX_SEQ_LENGTH = 256
 MIN_PAIRS = {"train": 8, "validation": 2, "test": 2}
-LOSSES = PAIR_LOSSES  # the old name
 
 
 @dataclass
@@ -104,17 +103,15 @@ def device_and_precision() -> tuple[str, dict]:
     return "cpu", {}
 
 
-def make_loss(name: str, model):
-    """The pair loss by name: cosine | cosent | angle (see objectives.PAIR_LOSSES)."""
-    return pair_loss(name, model)
-
-
 def _teacher_vectors(teacher: str | None, taught: tuple[str, int] | None, train: pd.DataFrame):
     """The training papers' texts and the teacher's vectors of them: from the vector cache the
     labelling filled (the same model and length), else encoded now."""
     from .embed import encode
     from .models import load_model
 
+    if not teacher and not taught:
+        raise ValueError("distill=True needs a teacher: these labels did not come from the offline teacher, "
+                         "so pass teacher='sentence-transformers/all-mpnet-base-v2' (or another model)")
     name, max_seq = (teacher, None) if teacher else taught
     texts = list(dict.fromkeys(train["text_a"].tolist() + train["text_b"].tolist()))
     model = load_model(name, max_seq_length=max_seq)
@@ -122,15 +119,16 @@ def _teacher_vectors(teacher: str | None, taught: tuple[str, int] | None, train:
 
 
 def _batching(objectives: dict) -> dict:
-    """Trainer options for these objectives: no duplicate texts in a ranking batch (an in-batch
-    negative must not be the positive), several objectives interleaved in proportion."""
+    """Trainer options for these objectives: no text twice in a batch of the ranking or the
+    distillation (in-batch comparisons), several objectives interleaved in proportion."""
     from sentence_transformers.sentence_transformer.training_args import (
         BatchSamplers,
         MultiDatasetBatchSamplers,
     )
 
     out = {"multi_dataset_batch_sampler": MultiDatasetBatchSamplers.PROPORTIONAL}
-    if "rank" in objectives:
+    if "rank" in objectives or "distill" in objectives:
+        # a text twice in a batch is its own perfect in-batch neighbour: it would swamp both losses
         out["batch_sampler"] = BatchSamplers.NO_DUPLICATES
     return out
 
@@ -208,7 +206,7 @@ def finetune(
     from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
     from transformers import PrinterCallback
 
-    from .evaluate import measure
+    from .evaluate import _warn_collapse, measure
     from .models import load_model, resolve_model
     from .teacher import teacher_of
 
@@ -231,7 +229,7 @@ def finetune(
     log.info("pairs: %d train, %d validation, %d test", len(train_df), len(val_df), len(test_df))
 
     # 3. the base model, before it changes
-    before = measure({"tfidf": "tfidf", "base": model}, papers, df, qrels)
+    before = measure({"tfidf": "tfidf", "base": model}, papers, df, qrels, progress=progress)
 
     # 4. the objectives: the labels' pair loss; the teacher's similarity structure; anchors' rankings
     rank = anchored(train_df) if rank is None else rank
@@ -280,8 +278,10 @@ def finetune(
     train_seconds = time.perf_counter() - t_train
 
     # 7. the fine-tuned model, evaluated the same way
-    evaluation = before.merge(measure({"fine-tuned": model}, papers, df, qrels, reference="fine-tuned"))
+    evaluation = before.merge(measure({"fine-tuned": model}, papers, df, qrels, reference="fine-tuned",
+                                      progress=progress))
     table = evaluation.table
+    _warn_collapse(table, {"tfidf": "tfidf", "base": model, "fine-tuned": model}, "base")
     comparison = evaluation.compare("base", models=["fine-tuned"])
 
     # 8. save: model, card, curve, evaluation; an existing model is replaced only once the new

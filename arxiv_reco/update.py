@@ -25,7 +25,7 @@ import pandas as pd
 
 from .artifacts import write_json
 from .arxiv_api import PAGE_SIZE, ArxivAPI, category_query
-from .corpus import PAPER_COLUMNS, CategoryFilter, _iso
+from .corpus import PAPER_COLUMNS, CategoryFilter, _iso, base_id
 
 OVERLAP_DAYS = 3
 
@@ -113,15 +113,15 @@ def update_index(index_dir: str | Path, categories: str | Sequence[str], since: 
         report.requests = api.requests
     window = _frame(papers, cats)
     report.fetched = len(window)
-    new = window[~window["id"].isin(index.meta["id"].map(_base))]
+    new = window[~window["id"].isin(index.meta["id"].map(base_id))]
     if len(new):
         from .embed import checkpoint_for, drop_checkpoint
 
         report.added = index.add(new, batch_size=batch_size, show_progress=show_progress,
                                  checkpoint=checkpoint_for(index_dir))
         report.added_ids = new["id"].tolist()
+        save_abstracts(index_dir, new)  # first: a kill after the index's save must not lose them
         index.save(index_dir)
-        save_abstracts(index_dir, new)
         drop_checkpoint(checkpoint_for(index_dir))
     shutil.rmtree(ckpt, ignore_errors=True)
     report.total = len(index)
@@ -135,7 +135,7 @@ def add_papers_by_id(index, ids: Sequence[str], api: ArxivAPI | None = None, sav
 
     >>> add_papers_by_id(index, library.missing(index), save_to="index/")
     """
-    missing = [i for i in dict.fromkeys(ids) if _base(i) not in index._rows_of_base]
+    missing = [i for i in dict.fromkeys(ids) if base_id(i) not in index._rows_of_base]
     if not missing:
         return []
     papers = (api or ArxivAPI()).fetch_ids(missing)
@@ -144,8 +144,8 @@ def add_papers_by_id(index, ids: Sequence[str], api: ArxivAPI | None = None, sav
     frame = pd.DataFrame(papers, columns=PAPER_COLUMNS)
     index.add(frame, show_progress=show_progress)
     if save_to is not None:
-        index.save(save_to)
         save_abstracts(save_to, frame)
+        index.save(save_to)
     return frame["id"].tolist()
 
 
@@ -167,12 +167,6 @@ def save_abstracts(index_dir: str | Path, papers: pd.DataFrame) -> Path:
     with replace_file(path) as tmp:
         new.to_parquet(tmp, index=False)
     return path
-
-
-def _base(pid: str) -> str:
-    from .recommend import base_id
-
-    return base_id(pid)
 
 
 def _default_since(index, overlap_days: int) -> str:

@@ -5,20 +5,20 @@ the ones fine-tuning distils, an evaluation reuses the base model's vectors of t
     found, vectors = cache.get(texts)          # which texts it holds, and their vectors
     cache.put(new_texts, new_vectors)
 
-A folder per (model weights, backend, max_seq_length) under arxiv-reco's cache folder; vectors in
-float32 parts, each written atomically with the hashes of its texts. A part that cannot be read
-is ignored (its texts are encoded again).
+A folder per (model weights, backend, max_seq_length) under arxiv-reco's cache folder; each part
+one .npz of float32 vectors and the hashes of their texts, written atomically under a unique
+name. A part that cannot be read is ignored (its texts are encoded again).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import uuid
 from pathlib import Path
 
 import numpy as np
 
-from .artifacts import replace_file, write_json
+from .artifacts import replace_file
 
 
 def text_key(text: str) -> str:
@@ -31,18 +31,19 @@ class VectorCache:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self._where: dict[str, tuple[int, int]] = {}  # text key -> (part, row)
-        self._parts: dict[int, np.ndarray] = {}
-        for keys_file in sorted(self.folder.glob("part-*.json")):
-            part = int(keys_file.stem.split("-")[1])
+        self._parts: list[np.ndarray] = []
+        for part in sorted(self.folder.glob("part-*.npz")):
             try:
-                keys = json.loads(keys_file.read_text())
-                vectors = np.load(keys_file.with_suffix(".npy"), mmap_mode="r")
-            except (OSError, ValueError):
+                with np.load(part, allow_pickle=False) as data:
+                    keys, vectors = data["keys"].tolist(), data["vectors"]
+            except (OSError, ValueError, KeyError):  # unreadable: those texts are encoded again
                 continue
-            if len(keys) != len(vectors):
-                continue
-            self._parts[part] = vectors
-            self._where.update((k, (part, i)) for i, k in enumerate(keys))
+            self._add(keys, vectors)
+
+    def _add(self, keys: list[str], vectors: np.ndarray) -> None:
+        self._parts.append(vectors)
+        p = len(self._parts) - 1
+        self._where.update((k, (p, i)) for i, k in enumerate(keys))
 
     @classmethod
     def for_model(cls, model, backend: str) -> VectorCache:
@@ -62,17 +63,15 @@ class VectorCache:
         rows = [self._where[k] for k in keys if k in self._where]
         if not rows:
             return found, np.zeros((0, 0), dtype=np.float32)
-        return found, np.stack([np.asarray(self._parts[p][i], dtype=np.float32) for p, i in rows])
+        return found, np.stack([self._parts[p][i] for p, i in rows]).astype(np.float32, copy=False)
 
     def put(self, texts: list[str], vectors: np.ndarray) -> None:
-        """Keep the vectors of texts (a new part; the vectors first, then the keys that name them)."""
+        """Keep the vectors of texts: one new part holding both the keys and the vectors, under a
+        name no other process writes (two processes filling one cache never mix their parts)."""
         if not len(texts):
             return
-        part = max(self._parts, default=-1) + 1
-        npy = self.folder / f"part-{part:06d}.npy"
-        with replace_file(npy) as tmp:
-            np.save(tmp, np.asarray(vectors, dtype=np.float32))
         keys = [text_key(t) for t in texts]
-        write_json(npy.with_suffix(".json"), keys)
-        self._parts[part] = np.load(npy, mmap_mode="r")
-        self._where.update((k, (part, i)) for i, k in enumerate(keys))
+        vectors = np.asarray(vectors, dtype=np.float32)
+        with replace_file(self.folder / f"part-{uuid.uuid4().hex}.npz") as tmp, open(tmp, "wb") as f:
+            np.savez(f, keys=np.array(keys), vectors=vectors)
+        self._add(keys, vectors)

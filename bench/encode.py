@@ -38,14 +38,14 @@ def main() -> None:
 
     from arxiv_reco.backends import fast_encoder
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.evaluate import _per_query, category_qrels
     from arxiv_reco.models import load_model
+    from arxiv_reco.relevance import CategoryRelevance, _per_query
     from arxiv_reco.snapshot import load_papers
     from arxiv_reco.stats import paired_bootstrap
 
     papers, _ = load_papers(SAMPLE_PAPERS, limit=args.papers)
     texts, ids = papers["text"].tolist(), papers["id"].tolist()
-    qrels = category_qrels(papers)
+    qrels = CategoryRelevance(papers)
     print(f"{len(texts):,} papers of the bundled sample, batch {args.batch_size}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}")
     for key in args.models.split(","):

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from arxiv_reco.config import SAMPLE_PAPERS  # noqa: E402
-from arxiv_reco.feed import svm_scores  # noqa: E402
+from arxiv_reco.digest import svm_scores  # noqa: E402
 from arxiv_reco.stats import paired_bootstrap  # noqa: E402
 
 BASE = "sentence-transformers/all-MiniLM-L6-v2"

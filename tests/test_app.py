@@ -77,7 +77,7 @@ def _ids(page, where: str) -> list[str]:
 def test_search_more_like_this_like_new_for_you_export(site):
     from playwright.sync_api import expect, sync_playwright
 
-    from arxiv_reco.feed import feed
+    from arxiv_reco.digest import feed
     from arxiv_reco.library import read_bibtex, read_reading_list
 
     url, index, papers, work = site
@@ -177,7 +177,7 @@ def test_the_core_never_imports_gradio():
 
     import arxiv_reco
 
-    code = ("import sys, arxiv_reco.cli, arxiv_reco.app, arxiv_reco.feed, arxiv_reco.library, arxiv_reco.update; "
+    code = ("import sys, arxiv_reco.cli, arxiv_reco.app, arxiv_reco.digest, arxiv_reco.library, arxiv_reco.update; "
             "assert 'gradio' not in sys.modules, 'gradio imported'")
     env = {**os.environ, "PYTHONPATH": str(Path(arxiv_reco.__file__).parent.parent)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -115,3 +115,11 @@ def test_a_killed_poller_resumes_the_same_job(settings, pairs, tmp_path, monkeyp
         assert len(fake.batches) == 1  # resumed, not submitted again
         assert summary.labeled == 40 and summary.batch_job == next(iter(fake.batches))
     assert (stored(store)["status"] == "ok").all()
+
+
+def test_new_pairs_are_submitted_beside_a_job_still_open(fake, settings, pairs, tmp_path):
+    store = tmp_path / "l.sqlite"
+    label_pairs_batch(pairs.head(20), store, settings=settings, wait=False, **quick())  # still pending
+    both = label_pairs_batch(pairs, store, settings=settings, **quick())
+    assert both.labeled == 40 and len(fake.batches) == 2  # the open job collected, the other 20 in a new one
+    assert (stored(store)["status"] == "ok").sum() == 40

@@ -13,7 +13,7 @@ from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv
 
 from arxiv_reco.cli import main
-from arxiv_reco.feed import feed, svm_scores
+from arxiv_reco.digest import feed, svm_scores
 from arxiv_reco.recommend import PaperIndex
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

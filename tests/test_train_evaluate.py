@@ -13,16 +13,16 @@ from conftest import SAMPLE_2K
 
 from arxiv_reco.cli import main
 from arxiv_reco.corpus import paper_text
-from arxiv_reco.evaluate import (
-    CollapseWarning,
-    category_qrels,
-    evaluate_models,
-    read_qrels,
-    retrieval_metrics,
-    save_report,
-)
+from arxiv_reco.evaluate import CollapseWarning, evaluate_models, save_report
 from arxiv_reco.labeling import LABEL_COLUMNS, read_labels
 from arxiv_reco.pairs import sample_pairs
+from arxiv_reco.relevance import (
+    CategoryRelevance,
+    _per_query,
+    category_qrels,
+    read_qrels,
+    retrieval_metrics,
+)
 from arxiv_reco.snapshot import load_papers
 from arxiv_reco.train import check_labels, finetune
 
@@ -291,3 +291,16 @@ def test_the_objectives_follow_the_labels():
     assert set(with_teacher) == {"pairs", "distill"} and len(with_teacher["distill"][0]) == len(papers)
     first = with_teacher["distill"][0][0]  # a paper and its teacher neighbours: the same direction
     assert np.allclose(np.array(first["label"]).reshape(3, -1)[0].argmax(), np.array(first["label"]).reshape(3, -1)[1].argmax())
+
+
+def test_category_relevance_computed_on_the_fly_equals_the_listed_judgments():
+    papers, _ = load_papers(SAMPLE_2K, limit=500)
+    ids = papers["id"].tolist()
+    emb = np.random.default_rng(0).normal(size=(len(papers), 16))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    queries = ids[::3]
+    for graded in (True, False):
+        listed = _per_query(emb, ids, category_qrels(papers, queries=queries, graded=graded), 10)
+        computed = _per_query(emb, ids, CategoryRelevance(papers, queries=queries, graded=graded), 10)
+        assert list(listed.index) == list(computed.index) and len(listed) > 100
+        assert np.allclose(listed.to_numpy(), computed.to_numpy())

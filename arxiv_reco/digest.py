@@ -91,7 +91,7 @@ def feed(index, liked: Sequence[str], disliked: Sequence[str] = (), since: str |
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    from .recommend import base_id
+    from .corpus import base_id
 
     known = [p for p in liked if base_id(p) in index._rows_of_base]
     if not known:
