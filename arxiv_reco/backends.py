@@ -92,8 +92,30 @@ def fast_encoder(model, backend: str = "auto"):
     key = (chosen, weights_digest(model))  # a model trained since its conversion gets a new one
     if key not in cache:
         cache.clear()
-        cache[key] = OpenVINOEncoder(model, precision=chosen.split("-", 1)[1])
+        cache[key] = _checked(OpenVINOEncoder(model, precision=chosen.split("-", 1)[1]), model)
     return cache[key]
+
+
+PROBES = ("Attention is all you need. We propose the Transformer, based solely on attention.",
+          "Dark matter halos. N-body simulations of structure formation in a cold dark matter universe.")
+
+
+def _checked(encoder: OpenVINOEncoder, model):
+    """The converted encoder if it reproduces the model on two probe texts, else the model itself:
+    a converter that mistranslates a model (OpenVINO before 2025.3 does, with transformers 5) fails
+    silently, with vectors unrelated to the model's, and a wrong index is worse than a slow one."""
+    ours = encoder.encode(list(PROBES), batch_size=2)
+    theirs = model.encode(list(PROBES), batch_size=2, normalize_embeddings=True, convert_to_numpy=True,
+                          show_progress_bar=False)
+    cos = float(np.min(np.sum(ours * theirs, axis=1)))
+    if cos >= 0.99:
+        return encoder
+    import openvino as ov
+
+    warnings.warn(f"OpenVINO {getattr(ov, '__version__', '?')} does not reproduce this model (cosine "
+                  f"{cos:.3f} to torch on a probe); encoding with torch instead. Upgrade openvino "
+                  "(pip install -U openvino) for the faster CPU path.", RuntimeWarning, stacklevel=3)
+    return model
 
 
 def weights_digest(model, with_length: bool = True) -> str:
@@ -166,7 +188,10 @@ def _converted(model):
 
     feats = _features(model, ["a probe sentence", "a second, somewhat longer probe sentence for shapes"])
     names = [k for k, v in feats.items() if isinstance(v, torch.Tensor)]
-    folder = CACHE_DIR / "openvino" / weights_digest(model)
+    # keyed by the OpenVINO release too: an IR saved by a newer release can read back wrongly (not
+    # failing) in an older one, and two environments often share one cache (CI, a test-min venv)
+    release = str(getattr(ov, "__version__", "unknown")).split("-")[0]
+    folder = CACHE_DIR / "openvino" / f"{weights_digest(model)}-ov{release}"
     core = ov.Core()
     if (folder / "model.xml").exists():
         try:

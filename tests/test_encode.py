@@ -69,6 +69,23 @@ def test_openvino_bf16_embeddings_match_fp32(model, texts):
 
 
 @needs_bf16
+def test_a_conversion_that_does_not_reproduce_the_model_is_refused(model, texts, monkeypatch):
+    # what OpenVINO 2025.0-2025.2 did with transformers 5: vectors unrelated to the model's
+    def wrong(self, batch, **kw):
+        rng = np.random.default_rng(0)
+        v = rng.normal(size=(len(batch), 384)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    monkeypatch.setattr(OpenVINOEncoder, "encode", wrong)
+    with pytest.warns(RuntimeWarning, match="does not reproduce this model"):
+        chosen = fast_encoder(model)
+    assert chosen is model and backend_of(chosen) == "torch"
+    # and an encode through it gives the model's own vectors
+    assert np.allclose(encode(model, texts[:3], progress=False),
+                       encode(model, texts[:3], backend="torch", progress=False), atol=1e-5)
+
+
+@needs_bf16
 def test_a_model_trained_after_its_conversion_is_converted_again(model, texts):
     first = fast_encoder(model)
     assert isinstance(first, OpenVINOEncoder) and torch_model(first) is model and backend_of(first) == "openvino-bf16"
