@@ -20,8 +20,9 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape, quoteattr
+
+from loopback import Loopback, QuietHandler
 
 HEAD = """<?xml version='1.0' encoding='UTF-8'?>
 <feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns="http://www.w3.org/2005/Atom">
@@ -69,28 +70,15 @@ def error_feed(message: str) -> str:
             f"    <title>Error</title>\n    <summary>{escape(message)}</summary>\n  </entry>\n</feed>\n")
 
 
-class FakeArxiv:
+class FakeArxiv(Loopback):
     def __init__(self, records: list[dict]):
         self.records = [r for r in records if r.get("update_date")]  # what searches by date can find
         self.by_id = {r["id"]: r for r in records}  # what id_list finds
         self.script: deque[str] = deque()
         self.log: list[dict] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class(), bind_and_activate=False)
-        self._server.request_queue_size = 64
-        self._server.daemon_threads = True
-        self._server.server_bind()
-        self._server.server_activate()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/query"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeArxiv:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        port = self._listen(self._handler_class(), backlog=64)
+        self.url = f"http://127.0.0.1:{port}/api/query"
 
     def matching(self, query: str) -> list[dict]:
         """The records a search_query selects, oldest submission first (ties by id)."""
@@ -140,12 +128,7 @@ class FakeArxiv:
     def _handler_class(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 url = urllib.parse.urlsplit(self.path)
                 if url.path != "/api/query":

@@ -23,7 +23,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback import Loopback, QuietHandler
 
 PAIR_RE = re.compile(
     r"### pair_id: (?P<pid>\S+)\nPaper A: (?P<ta>.*)\nAbstract A: (?P<aa>.*)\nPaper B: (?P<tb>.*)\nAbstract B: (?P<ab>.*)")
@@ -65,7 +66,7 @@ def serve(argv: list[str]) -> None:
         threading.Event().wait()
 
 
-class FakeGemini:
+class FakeGemini(Loopback):
     def __init__(self, api_key: str = "test-key", models=("gemini-2.5-flash", "gemini-2.5-flash-lite"),
                  latency=0.0, rpm_cap: float | None = None, seed: int = 0, batch_polls_pending: int = 1):
         self.api_key = api_key
@@ -86,21 +87,8 @@ class FakeGemini:
         self._lock = threading.Lock()
         self._bucket = max(1.0, (rpm_cap or 0) / 60.0)
         self._bucket_t = time.monotonic()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class(), bind_and_activate=False)
-        self._server.request_queue_size = 512  # the default backlog of 5 drops concurrent clients
-        self._server.daemon_threads = True
-        self._server.server_bind()
-        self._server.server_activate()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeGemini:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        port = self._listen(self._handler_class(), backlog=512)
+        self.url = f"http://127.0.0.1:{port}"
 
     # ---- what the fake answers ---------------------------------------------------------------
     def requested_pairs(self) -> list[str]:
@@ -228,12 +216,7 @@ class FakeGemini:
     def _handler_class(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, body: dict) -> None:
                 data = json.dumps(body).encode()
                 try:
