@@ -4,7 +4,7 @@ The handful of calls a pipeline needs (each has a one-line example in its docstr
 
     from arxiv_reco import sample_papers, sample_pairs, label_pairs, finetune, PaperIndex
     papers, report = sample_papers("arxiv-metadata-oai-snapshot.json", n=10_000, categories="cs.*")
-    pairs = sample_pairs(papers, n=2_000, strategy="mixed")
+    pairs = sample_pairs(papers, n=2_000)             # anchored pairs
     summary = label_pairs(pairs, "labels.sqlite")            # Gemini; label_pairs_teacher offline
     result = finetune("my_labeled_training_data.csv", papers=papers)
     index = PaperIndex.build(result.model_dir, papers); index.similar("2401.01234")

@@ -39,7 +39,7 @@ log = logging.getLogger("arxiv_reco")
 
 # ---- defaults (the recipe measured best in bench/quality.py; README has the figures) ---------------
 LOSS = "cosine"  # the pair loss (objectives.PAIR_LOSSES)
-EPOCHS = 3
+EPOCHS = 2
 BATCH_SIZE = 32
 LEARNING_RATE = 5e-5
 WARMUP_RATIO = 0.1

@@ -42,7 +42,7 @@ def pairs():
     from arxiv_reco.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_2K, limit=300)
-    return sample_pairs(papers, n=40, seed=0)
+    return sample_pairs(papers, n=40, strategy="mixed", seed=0)
 
 
 @pytest.fixture

@@ -53,9 +53,12 @@ def test_the_three_notebooks_run_end_to_end(tmp_path, monkeypatch):
         monkeypatch.setenv("GEMINI_API_KEY", KEY)
         nb1 = run("01_label_pairs_with_gemini.ipynb", {
             "N_PAPERS": 150, "N_PAIRS": 60, "LABELER": "gemini", "WORK_DIR": str(work)}, tmp_path)
-        assert len(fake.log) >= 60
+        asked = set(fake.requested_pairs())
+        # the default anchored pairs: one request scores an anchor against all its partners
+        assert len(asked) == 60 and len(fake.log) < 30
     labels = pd.read_csv(work / "my_labeled_training_data.csv")
     assert list(labels.columns) == LABEL_COLUMNS and len(labels) == 60 and (labels["labeler"] == "gemini").all()
+    assert set(labels["pair_id"]) == asked and labels["anchor"].notna().all()
     assert "labeller: gemini" in outputs_text(nb1) and "image/png" in outputs_text(nb1)  # the histogram
     assert KEY not in outputs_text(nb1) and KEY[4:20] not in outputs_text(nb1)
 
