@@ -29,8 +29,8 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
     how many papers were encoded now.
 
     ``model``: a folder or hub name, or a loaded model (``model_name`` then says what to record).
-    ``faiss``: also keep an approximate FAISS index of kind ``ann`` ("ivf-fp16"; "ivf-sq8" or
-    "ivf-pq" hold half or an eighth of the memory) (None: automatically above FAISS_AUTO_ABOVE papers).
+    ``faiss``: also keep an approximate FAISS index of kind ``ann`` ("ivf-fp16"; "ivf-sq8", "ivf-sq6"
+    or "ivf-pq" hold half, 0.39x or an eighth of the memory) (None: automatically above FAISS_AUTO_ABOVE papers).
     ``encoder``: how a new index's model runs ("auto", "torch", "openvino-bf16"); an existing
     index keeps the one it recorded.
     ``rebuild``: when the saved index was built by another model, re-encode every paper with

@@ -99,7 +99,7 @@ def search_bench(n: int, kinds: list[str], nprobes: list[int]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100000,2800000")
-    ap.add_argument("--kinds", default="ivf-fp16,ivf-sq8,ivf-pq")
+    ap.add_argument("--kinds", default="ivf-fp16,ivf-sq8,ivf-sq6,ivf-pq")
     ap.add_argument("--nprobes", default="8,32")
     args = ap.parse_args()
     import torch

@@ -181,7 +181,7 @@ def test_cli_index_and_recommend(tmp_path, capsys, corpus):
     assert "added 10 new papers" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kind", ["ivf-sq8", "ivf-pq"])
+@pytest.mark.parametrize("kind", ["ivf-sq8", "ivf-sq6", "ivf-pq"])
 def test_compressed_indexes_and_filters_stay_on_the_approximate_search(index, model, kind, tmp_path, monkeypatch):
     pytest.importorskip("faiss")
     import arxiv_reco.search as search_module
@@ -193,7 +193,12 @@ def test_compressed_indexes_and_filters_stay_on_the_approximate_search(index, mo
     ann = index.build_ann(kind, nlist=4, nprobe=4)  # every list probed: only the codes approximate
     from arxiv_reco.search import ann_bytes
 
-    assert ann_bytes(ann) < index.embeddings.nbytes * (0.6 if kind == "ivf-sq8" else 0.3)
+    assert ann_bytes(ann) < index.embeddings.nbytes * {"ivf-sq8": 0.6, "ivf-sq6": 0.45, "ivf-pq": 0.3}[kind]
+    from arxiv_reco.search import ann_kind
+
+    import faiss
+
+    assert ann_kind(faiss.deserialize_index(faiss.serialize_index(ann))) == kind  # as read back from disk
     approx = [index.similar(i, k=5, backend="faiss")["id"].tolist() for i in ids[:30]]
     assert np.mean([len(set(a) & set(e)) / 5 for a, e in zip(approx, exact)]) >= 0.95  # re-scored in float32
     scans = []
