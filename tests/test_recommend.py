@@ -194,9 +194,9 @@ def test_compressed_indexes_and_filters_stay_on_the_approximate_search(index, mo
     from arxiv_reco.search import ann_bytes
 
     assert ann_bytes(ann) < index.embeddings.nbytes * {"ivf-sq8": 0.6, "ivf-sq6": 0.45, "ivf-pq": 0.3}[kind]
-    from arxiv_reco.search import ann_kind
-
     import faiss
+
+    from arxiv_reco.search import ann_kind
 
     assert ann_kind(faiss.deserialize_index(faiss.serialize_index(ann))) == kind  # as read back from disk
     approx = [index.similar(i, k=5, backend="faiss")["id"].tolist() for i in ids[:30]]
