@@ -198,8 +198,8 @@ def _converted(model):
 
     feats = _features(model, ["a probe sentence", "a second, somewhat longer probe sentence for shapes"])
     names = [k for k, v in feats.items() if isinstance(v, torch.Tensor)]
-    # keyed by the OpenVINO release too: an IR saved by a newer release can read back wrongly (not
-    # failing) in an older one, and two environments often share one cache (CI, a test-min venv)
+    # keyed by the OpenVINO release too: a conversion belongs to the release that made it, and
+    # several environments often share one cache (CI's venv and its lowest-versions venv do)
     release = str(getattr(ov, "__version__", "unknown")).split("-")[0]
     folder = CACHE_DIR / "openvino" / f"{weights_digest(model)}-ov{release}"
     core = ov.Core()
