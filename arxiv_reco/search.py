@@ -28,6 +28,12 @@ ANN_KINDS = ("ivf-fp16", "ivf-sq8", "ivf-sq6", "ivf-pq")
 RESCORE = {"ivf-fp16": 1, "ivf-sq8": 2, "ivf-sq6": 3, "ivf-pq": 10}  # candidates per wanted result, re-scored in float32
 
 
+def _scalar_types(faiss) -> dict:
+    """Kind -> FAISS scalar-quantizer type: one table for building and for reading back."""
+    q = faiss.ScalarQuantizer
+    return {"ivf-fp16": q.QT_fp16, "ivf-sq8": q.QT_8bit, "ivf-sq6": q.QT_6bit}
+
+
 def _faiss():
     try:
         import faiss
@@ -55,9 +61,8 @@ def build_ann(emb: np.ndarray, kind: str = "ivf-fp16", nlist: int | None = None,
         nbits = max(1, min(8, int(np.log2(n))))  # 256 centroids per sub-vector, fewer for a tiny corpus
         ann = faiss.IndexIVFPQ(quantizer, d, nlist, m, nbits, faiss.METRIC_INNER_PRODUCT)
     else:
-        qtype = {"ivf-fp16": faiss.ScalarQuantizer.QT_fp16, "ivf-sq8": faiss.ScalarQuantizer.QT_8bit,
-                 "ivf-sq6": faiss.ScalarQuantizer.QT_6bit}[kind]
-        ann = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, qtype, faiss.METRIC_INNER_PRODUCT)
+        ann = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, _scalar_types(faiss)[kind],
+                                            faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
     # PQ's codebooks need ~256 x 39 points, more only slows their k-means down
     want = min(n, max(40 * nlist, 256 * 39) if kind == "ivf-pq" else max(train_size, 40 * nlist))
@@ -76,7 +81,7 @@ def ann_kind(ann) -> str:
         return "ivf-pq"
     sq = faiss.downcast_index(ann)
     qtype = getattr(getattr(sq, "sq", None), "qtype", None)
-    return {faiss.ScalarQuantizer.QT_8bit: "ivf-sq8", faiss.ScalarQuantizer.QT_6bit: "ivf-sq6"}.get(qtype, "ivf-fp16")
+    return {v: k for k, v in _scalar_types(faiss).items()}.get(qtype, "ivf-fp16")
 
 
 def ann_bytes(ann) -> int:
