@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "default: <work dir>/papers.parquet when it exists")
     s.add_argument("--qrels", help="external judgments: TSV query_id, doc_id, grade")
     s.add_argument("--base-model", help="default: $ARXIV_RECO_BASE_MODEL or sentence-transformers/all-MiniLM-L6-v2")
-    s.add_argument("--loss", choices=["cosine", "cosent", "angle"], help="default: the recipe's (train.LOSS)")
+    s.add_argument("--loss", choices=["cosine", "cosent", "angle"], help="default: cosine for the teacher's labels, cosent for Gemini's (train.LOSS)")
     s.add_argument("--epochs", type=float, help="default: train.EPOCHS")
     s.add_argument("--batch-size", type=int, help="default: train.BATCH_SIZE")
     s.add_argument("--learning-rate", type=float, help="default: train.LEARNING_RATE")

@@ -31,27 +31,40 @@ PAIR_LOSSES = {
 DISTILL_GROUP = 3  # papers per distillation row: one, and two teacher neighbours at spread ranks
 DISTILL_RANKS = ((0, 5), (5, 40))  # teacher-neighbour rank bands the neighbours are drawn from
 DISTILL_TEMPERATURE = 0.05
+# weight of the cosine-matching term beside the softmax one: its gradient is about 80x smaller at the
+# start (measured on the bundled sample), and 50 makes the two pull about equally
+DISTILL_CALIBRATION = 50.0
 RANK_MARGIN = 0.2  # a worst partner this far below the best one is its hard negative
 
 
 class SimilarityDistillLoss(nn.Module):
-    """Listwise distillation of a teacher's similarity structure over every text in the batch:
-    for each text, the softmax over all the others of student cosine / T matches the teacher's
-    (KL divergence). Rows hold ``m`` texts; the label is their ``m`` teacher vectors, concatenated."""
+    """Distillation of a teacher's similarity structure over every text in the batch: for each
+    text, the softmax over all the others of student cosine / T matches the teacher's (KL
+    divergence: who the nearest papers are), and every in-batch cosine matches the teacher's
+    (squared error, weighted ``calibration``: how related, across the whole scale, which is what
+    the pair scores measure). Rows hold ``m`` texts; the label is their ``m`` teacher vectors,
+    concatenated."""
 
-    def __init__(self, model, temperature: float = DISTILL_TEMPERATURE):
+    def __init__(self, model, temperature: float = DISTILL_TEMPERATURE, calibration: float = DISTILL_CALIBRATION):
         super().__init__()
-        self.model, self.temperature = model, temperature
+        self.model, self.temperature, self.calibration = model, temperature, calibration
 
     def forward(self, sentence_features, labels: torch.Tensor) -> torch.Tensor:
         embs = [self.model(f)["sentence_embedding"] for f in sentence_features]  # m x (B, d)
-        student = F.normalize(torch.cat(embs), dim=-1)
-        b, m = labels.shape[0], len(embs)
-        teacher = F.normalize(labels.reshape(b, m, -1).transpose(0, 1).reshape(m * b, -1).float(), dim=-1)
-        eye = torch.eye(len(student), dtype=torch.bool, device=student.device)
-        log_s = F.log_softmax((student @ student.T / self.temperature).masked_fill(eye, -1e4), dim=-1)
-        log_t = F.log_softmax((teacher @ teacher.T / self.temperature).masked_fill(eye, -1e4), dim=-1)
-        return F.kl_div(log_s, log_t, log_target=True, reduction="batchmean")
+        # float32 from here: under bf16 autocast, cosines would carry ~0.004 of rounding, which the
+        # temperature multiplies by 20 and which is the size of the differences being matched
+        with torch.autocast(device_type=embs[0].device.type, enabled=False):
+            student = F.normalize(torch.cat(embs).float(), dim=-1)
+            b, m = labels.shape[0], len(embs)
+            teacher = F.normalize(labels.reshape(b, m, -1).transpose(0, 1).reshape(m * b, -1).float(), dim=-1)
+            eye = torch.eye(len(student), dtype=torch.bool, device=student.device)
+            s_cos, t_cos = student @ student.T, teacher @ teacher.T
+            log_s = F.log_softmax((s_cos / self.temperature).masked_fill(eye, -1e4), dim=-1)
+            log_t = F.log_softmax((t_cos / self.temperature).masked_fill(eye, -1e4), dim=-1)
+            loss = F.kl_div(log_s, log_t, log_target=True, reduction="batchmean")
+            if self.calibration:
+                loss = loss + self.calibration * (s_cos - t_cos)[~eye].pow(2).mean()
+        return loss
 
 
 def pairs_dataset(df: pd.DataFrame):

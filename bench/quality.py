@@ -4,8 +4,10 @@ On the bundled 1,990-paper sample, for each seed: 3,000 anchored pairs (a new sa
 per seed), labelled by the offline teacher all-mpnet-base-v2 through `label_pairs_teacher` (the
 real code path), then all-MiniLM-L6-v2 fine-tuned at max_seq 128 by each recipe and evaluated on
 the held-out papers (in no training or validation pair; each queries the whole sample; graded
-category relevance) against TF-IDF, the base model and the teacher. Every gain is the paired
-difference to the base model over the same queries / test pairs, with its bootstrap 95% interval.
+category relevance) against TF-IDF, the base model and the teacher (as it labelled, and reading
+only the student's 128 tokens: test-pair Spearman's ceiling for a student truncated there).
+Every gain is the paired difference to the base model over the same queries / test pairs, with
+its bootstrap 95% interval.
 
 Recipes (all on the same labels):
 - default: `finetune()` as shipped: the pair loss, the teacher's similarity structure distilled
@@ -82,7 +84,11 @@ def main() -> None:
         s = label_pairs_teacher(pairs, store, TEACHER, max_seq_length=args.teacher_max_seq, progress=False)
         labels = export_labels(store, pairs, work / f"labels_{seed}.csv", model=s.model, prompt_version=s.prompt_version)
         print(f"seed {seed}: {len(labels)} teacher labels ({s.labeled} new) in {time.perf_counter() - t:.0f}s", flush=True)
-        models = {"tfidf": "tfidf", "base": load_model(BASE, max_seq_length=args.max_seq), "teacher (mpnet)": teacher}
+        # the teacher twice: as it labelled (its max_seq), and reading only what the student reads
+        # (the student's max_seq): the ceiling a student truncated there can reach on test-pair Spearman
+        short = f"teacher (mpnet) @{args.max_seq}"
+        models = {"tfidf": "tfidf", "base": load_model(BASE, max_seq_length=args.max_seq), "teacher (mpnet)": teacher,
+                  short: load_model(TEACHER, max_seq_length=args.max_seq)}
         for recipe in args.recipes.split(","):
             data = labels
             if recipe == "rubric":
@@ -116,7 +122,7 @@ def main() -> None:
                 r.update({c: float(table.loc[r["recipe"], c]) for c in cols})
                 for _, row in comparison[comparison["model"] == r["recipe"]].iterrows():
                     r[f"d_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4), round(row["ci_high"], 4)]
-        for ref in ("tfidf", "base", "teacher (mpnet)"):
+        for ref in ("tfidf", "base", "teacher (mpnet)", short):
             results.append({"seed": seed, "recipe": ref, **{c: float(table.loc[ref, c]) for c in cols}})
         (work / "results.json").write_text(json.dumps(results, indent=1))
     df = pd.DataFrame(results)

@@ -67,6 +67,19 @@ def test_gpu_precision_is_what_the_card_has_natively(monkeypatch, capability, ex
     assert device_and_precision() == ("cuda", expected)
 
 
+@pytest.mark.parametrize(("avx512_bf16", "expected"), [(True, {"bf16": True}), (False, {})])
+def test_cpu_training_uses_bf16_where_the_cpu_has_it(monkeypatch, avx512_bf16, expected):
+    import torch
+
+    from arxiv_reco.train import device_and_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert device_and_precision() == ("cpu", expected)
+
+
 # ---- models through huggingface_hub --------------------------------------------------------------
 def _resolve_in_fresh_process(env: dict) -> dict:
     """resolve_model in a new interpreter: huggingface_hub reads its settings at import."""

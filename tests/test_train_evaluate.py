@@ -88,6 +88,7 @@ def test_saved_model_has_card_curve_and_evaluation(trained):
     assert "difference [95% CI]" in card and "| spearman |" in card
     meta = json.loads((d / "arxiv_reco.json").read_text())
     assert meta["text_recipe"] and "installed copy" in meta["base_source"]  # says which copy was used
+    assert meta["loss"] == "cosent"  # not the teacher's labels: their order counts, not their value as a cosine
     assert not (d / "checkpoints").exists()
     reloaded = load_model(d)
     assert reloaded.encode(["a paper"]).shape == (1, 384)
@@ -211,9 +212,11 @@ def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys):
 
     model_dir = tmp_path / "model"
     assert main(["train", "--labels", str(labels), "--papers", str(papers), "--out", str(model_dir),
-                 "--epochs", "1", "--max-seq-length", "32", "--loss", "angle"]) == 0
+                 "--epochs", "1", "--max-seq-length", "32"]) == 0
     out = capsys.readouterr().out
     assert "fine-tuned" in out and "tfidf" in out and "category_ndcg@10" in out and "installed copy" in out
+    meta = json.loads((model_dir / "arxiv_reco.json").read_text())
+    assert meta["loss"] == "cosine" and set(meta["objectives"]) >= {"pairs", "distill"}  # the teacher's cosines
 
     report = tmp_path / "report.json"
     assert main(["evaluate", "--model", str(model_dir), "--papers", str(papers), "--labels", str(labels),
@@ -264,7 +267,7 @@ def test_the_comparison_is_paired_over_the_same_queries_and_pairs():
 
 
 def test_the_objectives_follow_the_labels():
-    from arxiv_reco.objectives import anchored, build_objectives, rank_rows
+    from arxiv_reco.objectives import anchored, build_objectives, pair_loss, rank_rows
     from arxiv_reco.teacher import teacher_of, teacher_version
 
     papers, _ = load_papers(SAMPLE_2K, limit=200)
@@ -283,6 +286,10 @@ def test_the_objectives_follow_the_labels():
     class Stub:
         pass
 
+    assert [type(pair_loss(name, Stub())).__name__ for name in ("cosine", "cosent", "angle")] == [
+        "CosineSimilarityLoss", "CoSENTLoss", "AnglELoss"]
+    with pytest.raises(ValueError, match="unknown loss 'mse'; choose one of cosine, cosent, angle"):
+        pair_loss("mse", Stub())
     objectives = build_objectives(Stub(), pairs, "cosine", rank=True)
     assert set(objectives) == {"pairs", "rank"} and len(objectives["rank"][0]) == len(rows)
     vectors = np.eye(8)[np.arange(len(papers)) % 8] + 0.01
@@ -291,6 +298,33 @@ def test_the_objectives_follow_the_labels():
     assert set(with_teacher) == {"pairs", "distill"} and len(with_teacher["distill"][0]) == len(papers)
     first = with_teacher["distill"][0][0]  # a paper and its teacher neighbours: the same direction
     assert np.allclose(np.array(first["label"]).reshape(3, -1)[0].argmax(), np.array(first["label"]).reshape(3, -1)[1].argmax())
+
+
+def test_distillation_matches_the_teacher_and_is_exact_under_bf16_autocast():
+    import torch
+
+    from arxiv_reco.objectives import SimilarityDistillLoss
+
+    rng = np.random.default_rng(0)
+    teacher = rng.normal(size=(3, 16, 24)).astype(np.float32)  # 3 texts a row, 16 rows, 24 dimensions
+    labels = torch.tensor(teacher.transpose(1, 0, 2).reshape(16, -1))
+
+    class Echo(torch.nn.Module):  # a "model" whose embeddings are given vectors, so the loss is known
+        def forward(self, features):
+            return {"sentence_embedding": features["v"]}
+
+    def loss(student, calibration, autocast=False):
+        fn = SimilarityDistillLoss(Echo(), calibration=calibration)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            return float(fn([{"v": torch.tensor(s)} for s in student], labels))
+
+    assert loss(teacher, 50) == pytest.approx(0, abs=1e-6)  # the teacher itself: nothing to learn
+    # the same neighbours, compressed cosines: the softmax term barely sees it, the calibration does
+    squeezed = teacher + 3 * teacher.mean(axis=(0, 1))
+    assert loss(squeezed, 50) > 10 * loss(squeezed, 0) > 0
+    # bf16 rounding of cosines, times 1/T = 20, would be the size of the differences being matched
+    noisy = teacher + rng.normal(0, 0.3, teacher.shape).astype(np.float32)
+    assert loss(noisy, 50, autocast=True) == pytest.approx(loss(noisy, 50), rel=1e-5)
 
 
 def test_category_relevance_computed_on_the_fly_equals_the_listed_judgments():
