@@ -17,6 +17,8 @@ Several objectives train together in one trainer run, their batches interleaved 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pandas as pd
 import torch
@@ -53,7 +55,8 @@ class SimilarityDistillLoss(nn.Module):
         embs = [self.model(f)["sentence_embedding"] for f in sentence_features]  # m x (B, d)
         # float32 from here: under bf16 autocast, cosines would carry ~0.004 of rounding, which the
         # temperature multiplies by 20 and which is the size of the differences being matched
-        with torch.autocast(device_type=embs[0].device.type, enabled=False):
+        device = embs[0].device.type  # autocast exists for cpu and cuda on every torch we support
+        with torch.autocast(device_type=device, enabled=False) if device in ("cpu", "cuda") else nullcontext():
             student = F.normalize(torch.cat(embs).float(), dim=-1)
             b, m = labels.shape[0], len(embs)
             teacher = F.normalize(labels.reshape(b, m, -1).transpose(0, 1).reshape(m * b, -1).float(), dim=-1)

@@ -112,6 +112,8 @@ def device_and_precision() -> tuple[str, dict]:
 def _cpu_native_bf16() -> bool:
     import torch
 
+    # torch's own probe, not backends' OpenVINO one: training runs on torch's kernels, and
+    # openvino is not installed everywhere torch is
     try:  # private helpers, present since torch 2.1; without them, do not guess
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:
