@@ -38,26 +38,21 @@ def main() -> None:
 
     from arxiv_reco import train
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.corpus import paper_text
-    from arxiv_reco.embed import encode
-    from arxiv_reco.models import load_model
+    from arxiv_reco.labeling import export_labels
     from arxiv_reco.pairs import sample_pairs
     from arxiv_reco.snapshot import load_papers
-    from arxiv_reco.teacher import teacher_version
+    from arxiv_reco.store import LabelStore
+    from arxiv_reco.teacher import label_pairs_teacher
 
     device, precision = train.device_and_precision()
     if device != "cpu" or not precision.get("bf16"):
         sys.exit(f"this CPU has no native bf16 (device {device}, {precision}): nothing to compare")
     papers, _ = load_papers(SAMPLE_PAPERS)
     pairs = sample_pairs(papers, n=args.pairs, strategy="anchored", seed=0)
-    pairs["text_a"] = [paper_text(t, a) for t, a in zip(pairs["title_a"], pairs["abstract_a"])]
-    pairs["text_b"] = [paper_text(t, a) for t, a in zip(pairs["title_b"], pairs["abstract_b"])]
-    texts = sorted(set(pairs["text_a"]) | set(pairs["text_b"]))
-    vectors = encode(load_model(MODEL, max_seq_length=args.max_seq), texts, progress=False, cache=True)
-    row = {t: i for i, t in enumerate(texts)}
-    cos = np.einsum("ij,ij->i", vectors[[row[t] for t in pairs["text_a"]]], vectors[[row[t] for t in pairs["text_b"]]])
-    labels = pairs.assign(score=np.clip(cos, 0, 1), labeler="teacher", model=MODEL,
-                          prompt_version=teacher_version(args.max_seq))
+    work = tempfile.TemporaryDirectory()  # the labels: as `arxiv-reco label --labeler teacher` makes them
+    store = LabelStore(Path(work.name) / "labels.sqlite")
+    s = label_pairs_teacher(pairs, store, MODEL, max_seq_length=args.max_seq, progress=False)
+    labels = export_labels(store, pairs, Path(work.name) / "labels.csv", model=s.model, prompt_version=s.prompt_version)
     print(f"{(labels['split'] == 'train').sum()} training pairs, max_seq {args.max_seq}, 1 epoch each, "
           f"{torch.get_num_threads()} threads", flush=True)
 
