@@ -16,10 +16,17 @@ Recipes (all on the same labels):
 - rubric (lever 6): the teacher's scores mapped monotonically onto the rubric's anchors (0, 0.1,
   0.2, 0.3, 0.5, 0.7, 0.9) and marked as Gemini labels: no teacher to distil, what Gemini users get;
 - pairs-only: the pair loss alone at the default schedule (distillation and ranking off);
-- old-default: the recipe before this benchmark (cosine pair loss, 1 epoch, lr 2e-5, batch 16).
+- old-default: the recipe before this benchmark (cosine pair loss, 1 epoch, lr 2e-5, batch 16);
+- one-epoch: the default for one epoch (with ``--pairs 10000``: more of the teacher's signal at
+  about the default's compute on 3,000);
+- rubric-silver (lever 4, Augmented SBERT): the rubric labels, plus ``--silver`` more anchored
+  pairs among the training papers scored by a cross-encoder trained on the gold training pairs
+  (from the base model's weights, the small model at hand offline); one epoch over gold + silver.
 
     python bench/quality.py                                # seeds 0 and 1, all recipes (~3 h on 2 cores)
     python bench/quality.py --seeds 0 --recipes default,rubric
+    python bench/quality.py --seeds 1 --recipes rubric-silver       # the README's silver-pairs row
+    python bench/quality.py --seeds 1 --pairs 10000 --recipes one-epoch
 """
 
 from __future__ import annotations
@@ -42,12 +49,73 @@ RECIPES = {
     "rubric": {},  # the labels change, not the call
     "pairs-only": {"distill": False, "rank": False},
     "old-default": {"distill": False, "rank": False, "epochs": 1, "learning_rate": 2e-5, "batch_size": 16},
+    "one-epoch": {"epochs": 1},
+    "rubric-silver": {"epochs": 1},  # gold + silver once: about the compute of gold three times
 }
 
 
 def rubric(score: float) -> float:
     """The teacher's cosine mapped monotonically onto the rubric's anchors."""
     return next((v for t, v in RUBRIC if score < t), 0.9)
+
+
+def as_rubric(labels):
+    """The teacher's labels as a Gemini user would have them: rubric anchors, no teacher named."""
+    return labels.assign(score=labels["score"].map(rubric), labeler="gemini", model="gemini-2.5-flash",
+                         prompt_version="teacher-mapped-to-rubric")
+
+
+def silver_pairs(gold, papers, n: int, seed: int, max_length: int = 256):
+    """Augmented SBERT's silver pairs: a cross-encoder trained one epoch on the gold training pairs
+    scores ``n`` anchored pairs among the training papers (held-out papers stay untouched).
+    Returns (silver pairs as training labels, the cross-encoder's validation Spearman)."""
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+    from datasets import Dataset
+    from scipy.stats import spearmanr
+    from sentence_transformers.cross_encoder import (
+        CrossEncoder,
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from arxiv_reco.corpus import paper_text
+    from arxiv_reco.models import resolve_model
+    from arxiv_reco.pairs import sample_pairs
+
+    train, val = gold[gold["split"] == "train"], gold[gold["split"] == "validation"]
+    ref = resolve_model(BASE)
+    ce = CrossEncoder(ref.target, num_labels=1, max_length=max_length, device="cpu", local_files_only=ref.local_files_only)
+    # a cross-encoder is not symmetric: each pair in a random order (both orders would double the cost)
+    flip = np.random.default_rng(seed).random(len(train)) < 0.5
+    ds = Dataset.from_dict({"s1": np.where(flip, train["text_b"], train["text_a"]).tolist(),
+                            "s2": np.where(flip, train["text_a"], train["text_b"]).tolist(),
+                            "label": train["score"].astype(float).tolist()})
+    with tempfile.TemporaryDirectory() as tmp:
+        args = CrossEncoderTrainingArguments(output_dir=tmp, num_train_epochs=1, per_device_train_batch_size=16,
+                                             learning_rate=5e-5, warmup_ratio=0.1, bf16=True, use_cpu=True,
+                                             save_strategy="no", report_to="none", seed=seed, disable_tqdm=True)
+        CrossEncoderTrainer(model=ce, args=args, train_dataset=ds, loss=BinaryCrossEntropyLoss(ce)).train()
+
+    def score(df):
+        return np.asarray(ce.predict(list(zip(df["text_a"], df["text_b"])), batch_size=64, show_progress_bar=False))
+
+    rho = float(spearmanr(score(val), val["score"]).statistic)
+    held = gold[gold["split"] != "train"]
+    ids = (set(train["id_a"].astype(str)) | set(train["id_b"].astype(str))) - set(held["id_a"].astype(str)) - set(
+        held["id_b"].astype(str))
+    silver = sample_pairs(papers[papers["id"].astype(str).isin(ids)], n=n, strategy="anchored", seed=seed + 1000)
+    seen = {frozenset(p) for p in zip(gold["id_a"].astype(str), gold["id_b"].astype(str))}
+    silver = silver[[frozenset(p) not in seen for p in zip(silver["id_a"].astype(str), silver["id_b"].astype(str))]]
+    silver = silver.assign(split="train", pair_id="silver-" + silver["pair_id"].astype(str),
+                           text_a=[paper_text(t, a) for t, a in zip(silver["title_a"], silver["abstract_a"])],
+                           text_b=[paper_text(t, a) for t, a in zip(silver["title_b"], silver["abstract_b"])])
+    silver = silver.assign(score=score(silver), labeler="gemini", model="gemini-2.5-flash",
+                           prompt_version="cross-encoder-silver")
+    return pd.DataFrame(silver[gold.columns.intersection(silver.columns)]), rho
 
 
 def main() -> None:
@@ -57,6 +125,7 @@ def main() -> None:
     ap.add_argument("--recipes", default=",".join(RECIPES))
     ap.add_argument("--max-seq", type=int, default=128)
     ap.add_argument("--teacher-max-seq", type=int, default=256)
+    ap.add_argument("--silver", type=int, default=5000, help="silver pairs for the rubric-silver recipe")
     ap.add_argument("--out", default=str(REPO / "bench" / "_data" / "quality"))
     args = ap.parse_args()
 
@@ -92,10 +161,14 @@ def main() -> None:
                   short: load_model(TEACHER, max_seq_length=args.max_seq)}
         for recipe in args.recipes.split(","):
             data = labels
-            if recipe == "rubric":
-                data = labels.assign(score=labels["score"].map(rubric), labeler="gemini", model="gemini-2.5-flash",
-                                     prompt_version="teacher-mapped-to-rubric")
             t = time.perf_counter()
+            if recipe in ("rubric", "rubric-silver"):
+                data = as_rubric(labels)
+            if recipe == "rubric-silver":
+                silver, rho = silver_pairs(data, papers, args.silver, seed)
+                print(f"seed {seed}: {len(silver)} silver pairs, cross-encoder validation Spearman {rho:.3f}, "
+                      f"{time.perf_counter() - t:.0f}s", flush=True)
+                data = pd.concat([data, silver], ignore_index=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # papers=None: finetune's own before/after is skipped here; one measure() below
@@ -105,7 +178,7 @@ def main() -> None:
                                   **RECIPES[recipe])
             train_s = time.perf_counter() - t
             meta = json.loads((result.model_dir / "arxiv_reco.json").read_text())
-            print(f"seed {seed} {recipe}: {train_s:.0f}s including evaluation, objectives {meta['objectives']}",
+            print(f"seed {seed} {recipe}: {train_s:.0f}s (silver pairs included), objectives {meta['objectives']}",
                   flush=True)
             models[recipe] = load_model(result.model_dir, max_seq_length=args.max_seq)
             results.append({"seed": seed, "recipe": recipe, "seconds": round(train_s),
