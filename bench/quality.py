@@ -104,10 +104,11 @@ def silver_pairs(gold, papers, n: int, seed: int, max_length: int = 256):
         return np.asarray(ce.predict(list(zip(df["text_a"], df["text_b"])), batch_size=64, show_progress_bar=False))
 
     rho = float(spearmanr(score(val), val["score"]).statistic)
-    held = gold[gold["split"] != "train"]
-    ids = (set(train["id_a"].astype(str)) | set(train["id_b"].astype(str))) - set(held["id_a"].astype(str)) - set(
-        held["id_b"].astype(str))
-    silver = sample_pairs(papers[papers["id"].astype(str).isin(ids)], n=n, strategy="anchored", seed=seed + 1000)
+    def ids(df):
+        return set(df["id_a"].astype(str)) | set(df["id_b"].astype(str))
+
+    pool = ids(train) - ids(gold[gold["split"] != "train"])
+    silver = sample_pairs(papers[papers["id"].astype(str).isin(pool)], n=n, strategy="anchored", seed=seed + 1000)
     seen = {frozenset(p) for p in zip(gold["id_a"].astype(str), gold["id_b"].astype(str))}
     silver = silver[[frozenset(p) not in seen for p in zip(silver["id_a"].astype(str), silver["id_b"].astype(str))]]
     silver = silver.assign(split="train", pair_id="silver-" + silver["pair_id"].astype(str),
@@ -178,8 +179,8 @@ def main() -> None:
                                   **RECIPES[recipe])
             train_s = time.perf_counter() - t
             meta = json.loads((result.model_dir / "arxiv_reco.json").read_text())
-            print(f"seed {seed} {recipe}: {train_s:.0f}s (silver pairs included), objectives {meta['objectives']}",
-                  flush=True)
+            print(f"seed {seed} {recipe}: {train_s:.0f}s (the silver pairs' cross-encoder included), "
+                  f"objectives {meta['objectives']}", flush=True)
             models[recipe] = load_model(result.model_dir, max_seq_length=args.max_seq)
             results.append({"seed": seed, "recipe": recipe, "seconds": round(train_s),
                             "train_pairs_per_s": round(result.pairs_per_second, 2)})
