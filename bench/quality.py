@@ -104,14 +104,14 @@ def silver_pairs(gold, papers, n: int, seed: int, max_length: int = 256):
         return np.asarray(ce.predict(list(zip(df["text_a"], df["text_b"])), batch_size=64, show_progress_bar=False))
 
     rho = float(spearmanr(score(val), val["score"]).statistic)
+
     def ids(df):
         return set(df["id_a"].astype(str)) | set(df["id_b"].astype(str))
 
     pool = ids(train) - ids(gold[gold["split"] != "train"])
     silver = sample_pairs(papers[papers["id"].astype(str).isin(pool)], n=n, strategy="anchored", seed=seed + 1000)
-    seen = {frozenset(p) for p in zip(gold["id_a"].astype(str), gold["id_b"].astype(str))}
-    silver = silver[[frozenset(p) not in seen for p in zip(silver["id_a"].astype(str), silver["id_b"].astype(str))]]
-    silver = silver.assign(split="train", pair_id="silver-" + silver["pair_id"].astype(str),
+    silver = silver[~silver["pair_id"].isin(gold["pair_id"])]  # pair_id names the unordered pair
+    silver = silver.assign(split="train",
                            text_a=[paper_text(t, a) for t, a in zip(silver["title_a"], silver["abstract_a"])],
                            text_b=[paper_text(t, a) for t, a in zip(silver["title_b"], silver["abstract_b"])])
     silver = silver.assign(score=score(silver), labeler="gemini", model="gemini-2.5-flash",
