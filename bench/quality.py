@@ -17,6 +17,7 @@ Recipes (all on the same labels):
   0.2, 0.3, 0.5, 0.7, 0.9) and marked as Gemini labels: no teacher to distil, what Gemini users get;
 - pairs-only: the pair loss alone at the default schedule (distillation and ranking off);
 - old-default: the recipe before this benchmark (cosine pair loss, 1 epoch, lr 2e-5, batch 16);
+- batch-64: the default with batches of 64 (each paper compared in-batch with twice as many);
 - one-epoch: the default for one epoch (with ``--pairs 10000``: more of the teacher's signal at
   about the default's compute on 3,000);
 - rubric-silver (lever 4, Augmented SBERT): the rubric labels, plus ``--silver`` more anchored
@@ -27,6 +28,7 @@ Recipes (all on the same labels):
     python bench/quality.py --seeds 0 --recipes default,rubric
     python bench/quality.py --seeds 1 --recipes rubric-silver       # the README's silver-pairs row
     python bench/quality.py --seeds 1 --pairs 10000 --recipes one-epoch
+    python bench/quality.py --seeds 1 --recipes batch-64
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ RECIPES = {
     "pairs-only": {"distill": False, "rank": False},
     "old-default": {"distill": False, "rank": False, "epochs": 1, "learning_rate": 2e-5, "batch_size": 16},
     "one-epoch": {"epochs": 1},
+    "batch-64": {"batch_size": 64},  # twice the in-batch comparisons for the distillation and ranking
     "rubric-silver": {"epochs": 1},  # gold + silver once: about the compute of gold three times
 }
 
