@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import warnings
@@ -24,9 +25,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-TEACHER = "sentence-transformers/all-mpnet-base-v2"
-BASE = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def main() -> None:
@@ -42,6 +40,8 @@ def main() -> None:
 
     import pandas as pd
 
+    from arxiv_reco.config import DEFAULT_BASE_MODEL as BASE
+    from arxiv_reco.config import DEFAULT_TEACHER_MODEL as TEACHER
     from arxiv_reco.config import SAMPLE_PAPERS
     from arxiv_reco.evaluate import format_comparison, held_out_ids, measure
     from arxiv_reco.labeling import export_labels
@@ -58,7 +58,7 @@ def main() -> None:
     papers, _ = load_papers(SAMPLE_PAPERS)
     store = LabelStore(work / "teacher_labels.sqlite")
     ids = papers["id"].astype(str)
-    in_field = papers["primary_category"].astype(str).str.match(rf"{args.field}(\.|$)").to_numpy()
+    in_field = papers["primary_category"].astype(str).str.match(rf"{re.escape(args.field)}(\.|$)").to_numpy()
 
     def labelled(pairs, name):
         s = label_pairs_teacher(pairs, store, TEACHER, max_seq_length=args.teacher_max_seq, progress=False)

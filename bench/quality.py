@@ -43,8 +43,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-TEACHER = "sentence-transformers/all-mpnet-base-v2"
-BASE = "sentence-transformers/all-MiniLM-L6-v2"
+from arxiv_reco.config import DEFAULT_BASE_MODEL as BASE  # noqa: E402
+from arxiv_reco.config import DEFAULT_TEACHER_MODEL as TEACHER  # noqa: E402
+
 RUBRIC = [(0.10, 0.0), (0.20, 0.1), (0.30, 0.2), (0.40, 0.3), (0.55, 0.5), (0.70, 0.7)]  # cosine < t -> anchor
 RECIPES = {
     "default": {},
