@@ -183,8 +183,8 @@ def main() -> None:
                                   **RECIPES[recipe])
             train_s = time.perf_counter() - t
             meta = json.loads((result.model_dir / "arxiv_reco.json").read_text())
-            print(f"seed {seed} {recipe}: {train_s:.0f}s (the silver pairs' cross-encoder included), "
-                  f"objectives {meta['objectives']}", flush=True)
+            extra = " (the silver pairs' cross-encoder included)" if recipe == "rubric-silver" else ""
+            print(f"seed {seed} {recipe}: {train_s:.0f}s{extra}, objectives {meta['objectives']}", flush=True)
             models[recipe] = load_model(result.model_dir, max_seq_length=args.max_seq)
             results.append({"seed": seed, "recipe": recipe, "seconds": round(train_s),
                             "train_pairs_per_s": round(result.pairs_per_second, 2)})
