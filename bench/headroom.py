@@ -1,5 +1,6 @@
 """Headroom (issue 11; not in CI): how far can a 128-token student go on the bundled sample, and
-is there a stronger teacher or a cheaper way to read more text? No training; ~15 min on 2 cores.
+is there a stronger teacher or a cheaper way to read more text? No training; about 5 minutes
+on 2 cores (4.5 measured, nothing cached).
 
 Every default student in bench/quality.py ends level with the teacher reading the student's own
 128 tokens. This script measures the two ways past that without a GPU, on the same held-out
