@@ -13,7 +13,8 @@ The story, top to bottom as in sentence-transformers' training examples:
    plus the ranking of each anchor's partners when the labels are anchored;
 5. an evaluator on the validation pairs, for the training curve;
 6. train with SentenceTransformerTrainer, every objective in one run (bf16 where the GPU or CPU
-   has it natively, fp16 on older GPUs);
+   has it natively, fp16 on older GPUs); then, with the teacher's vectors, a linear layer fitted in
+   closed form that maps the student onto the teacher (:mod:`arxiv_reco.projection`);
 7. evaluate the fine-tuned model the same way;
 8. save the model with its model card, training curve and evaluation.
 """
@@ -35,6 +36,7 @@ from .config import DEFAULT_BASE_MODEL, FINETUNED_DIR
 from .corpus import TEXT_RECIPE
 from .labeling import read_labels, validate_labels
 from .objectives import anchored, build_objectives
+from .projection import add_teacher_projection
 
 log = logging.getLogger("arxiv_reco")
 
@@ -204,6 +206,7 @@ def finetune(
     distill: bool | None = None,
     rank: bool | None = None,
     teacher: str | None = None,
+    project: bool | None = None,
 ) -> TrainResult:
     """Fine-tune ``base_model`` on labelled pairs; evaluate before and after on held-out papers.
 
@@ -214,6 +217,9 @@ def finetune(
     ``loss``: the pair loss (None: cosine for the offline teacher's labels, which are cosines;
     CoSENT for Gemini's or anyone's rubric scores, whose order is what they mean).
     ``rank``: also rank each anchor's partners (None: when the labels are anchored).
+    ``project``: end with the teacher projection (:mod:`arxiv_reco.projection`; None: when
+    distilling from at least three times as many training papers as the model has dimensions; True:
+    whenever distilling; False: never).
 
     >>> result = finetune("my_labeled_training_data.csv", papers=papers)
     """
@@ -295,6 +301,9 @@ def finetune(
     t_train = time.perf_counter()
     with scratch:
         trainer.train()
+    projection = None
+    if distill and teacher_vectors is not None and project is not False:
+        projection = add_teacher_projection(model, teacher_texts, teacher_vectors, min_papers=3 if project else None)
     train_seconds = time.perf_counter() - t_train
 
     # 7. the fine-tuned model, evaluated the same way
@@ -316,9 +325,11 @@ def finetune(
         (tmp / "arxiv_reco.json").write_text(json.dumps({
             "base_model": str(base_model), "base_source": base_source, "text_recipe": TEXT_RECIPE, "loss": loss,
             "objectives": {k: len(d) for k, (d, _) in objectives.items()}, "teacher": list(taught or []) or teacher,
+            "projection": projection,
             "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
             "max_seq_length": max_seq_length, "seed": seed, "train_pairs": len(train_df), "device": device}, indent=1))
-        _append_card(tmp / "README.md", table, comparison, "+".join(objectives) + f" ({loss} pair loss)", len(train_df))
+        recipe = "+".join(objectives) + (" then the teacher projection" if projection else "")
+        _append_card(tmp / "README.md", table, comparison, f"{recipe} ({loss} pair loss)", len(train_df))
     curve = output_dir / curve.name if curve else None
     if push_to_hub:  # the folder exactly as saved: card with the table, curve, evaluation.json
         from .hub import push_model

@@ -12,7 +12,9 @@ way, with the teacher reading 128 tokens (how much of that ceiling is left).
 
 Recipes (all on the same labels):
 - default: `finetune()` as shipped: the pair loss, the teacher's similarity structure distilled
-  (the labels name the teacher), anchors' partners ranked;
+  (the labels name the teacher), anchors' partners ranked, then the teacher projection (a linear
+  layer fitted in closed form, arxiv_reco/projection.py); evaluated as well without that last
+  layer ("default, no projection": the same trained weights, no second run);
 - rubric (lever 6): the teacher's scores mapped monotonically onto the rubric's anchors (0, 0.1,
   0.2, 0.3, 0.5, 0.7, 0.9) and marked as Gemini labels: no teacher to distil, what Gemini users get;
 - pairs-only: the pair loss alone at the default schedule (distillation and ranking off);
@@ -123,6 +125,16 @@ def silver_pairs(gold, papers, n: int, seed: int, max_length: int = 256):
     return pd.DataFrame(silver[gold.columns.intersection(silver.columns)]), rho
 
 
+def without_projection(model):
+    """The model less its teacher projection (the trailing Dense + Normalize), or None without one."""
+    from sentence_transformers import SentenceTransformer
+
+    mods = list(model)
+    if len(mods) < 2 or type(mods[-2]).__name__ != "Dense":
+        return None
+    return SentenceTransformer(modules=mods[:-2], device=str(model.device))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=3000)
@@ -186,6 +198,10 @@ def main() -> None:
             extra = " (the silver pairs' cross-encoder included)" if recipe == "rubric-silver" else ""
             print(f"seed {seed} {recipe}: {train_s:.0f}s{extra}, objectives {meta['objectives']}", flush=True)
             models[recipe] = load_model(result.model_dir, max_seq_length=args.max_seq)
+            stripped = without_projection(models[recipe])
+            if stripped is not None:  # the same trained weights without the projection: its ablation
+                models[f"{recipe}, no projection"] = stripped
+                results.append({"seed": seed, "recipe": f"{recipe}, no projection"})
             results.append({"seed": seed, "recipe": recipe, "seconds": round(train_s),
                             "train_pairs_per_s": round(result.pairs_per_second, 2)})
         ev = measure(models, papers, labels)  # one evaluation: the same held-out queries and test pairs
@@ -198,9 +214,13 @@ def main() -> None:
         print(format_comparison(comparison).to_string(index=False), flush=True)
         # how far each recipe is from what its teacher achieves reading the same tokens: the
         # ceiling distillation can reach, with the same paired intervals as the gains
-        recipes = [r for r in args.recipes.split(",") if r in table.index]
+        recipes = [r for r in table.index if r.split(",")[0] in args.recipes.split(",")]
         print(f"\nseed {seed}: each recipe against {short}")
         print(format_comparison(ev.compare(short, models=recipes)).to_string(index=False), flush=True)
+        for r in recipes:  # what the projection alone adds, on the same trained weights
+            if f"{r}, no projection" in table.index:
+                print(f"\nseed {seed}: {r} against its own weights without the projection")
+                print(format_comparison(ev.compare(f"{r}, no projection", models=[r])).to_string(index=False), flush=True)
         for r in results:
             if r["seed"] == seed and r["recipe"] in table.index:
                 r.update({c: float(table.loc[r["recipe"], c]) for c in cols})
