@@ -8,8 +8,9 @@ similarity structure, ends level with the teacher reading the same 128 tokens (b
 The teacher's vectors of the training papers were made from more of each abstract; a ridge
 regression from the student's vectors onto them (sentence-transformers' distillation target, the
 teacher reduced to the student's dimension, solved exactly instead of by SGD) carries part of
-that into the student's space. It adds one 384 x 384 layer: the same index size, ~0.1% of the
-encoding time. Measured gains are in the README's quality section (bench/quality.py).
+that into the student's space. It adds one 384 x 384 layer: the same index size, and one small
+matrix product per paper beside the transformer's. Measured gains: the README's quality section
+(bench/quality.py).
 """
 
 from __future__ import annotations
