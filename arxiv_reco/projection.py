@@ -73,9 +73,9 @@ def add_teacher_projection(model, texts: list[str], teacher_vectors: np.ndarray,
     import torch
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 
-    from .embed import encode
+    from .embed import _dim, encode
 
-    dim = _dimension(model)
+    dim = _dim(model)
     need = MIN_PAPERS_PER_DIM * dim if min_papers is None else min_papers
     if len(texts) < need:
         log.info("no teacher projection: %d training papers, fewer than the %d a %d-dimensional map needs",
@@ -94,8 +94,3 @@ def add_teacher_projection(model, texts: list[str], teacher_vectors: np.ndarray,
     info = {"papers": len(texts), "alpha": fit["alpha"], "r2": round(fit["r2"], 3)}
     log.info("teacher projection: %s", info)
     return info
-
-
-def _dimension(model) -> int:
-    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(get())
