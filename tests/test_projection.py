@@ -49,6 +49,8 @@ def test_fitted_map_gives_the_student_the_teachers_cosines():
 def test_mismatched_or_too_few_vectors_are_refused():
     with pytest.raises(ValueError, match="same papers"):
         fit_projection(np.ones((10, 4)), np.ones((9, 4)))
+    with pytest.raises(ValueError, match="3 or more"):
+        fit_projection(np.ones((2, 4)), np.ones((2, 4)))
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +97,7 @@ def test_projected_model_saves_loads_and_converts_the_same(tmp_path):
 
 @pytest.mark.slow
 def test_finetune_ends_with_the_projection_on_teacher_labels(tmp_path):
+    from arxiv_reco.labeling import export_labels
     from arxiv_reco.models import load_model
     from arxiv_reco.pairs import sample_pairs
     from arxiv_reco.store import LabelStore
@@ -105,8 +108,6 @@ def test_finetune_ends_with_the_projection_on_teacher_labels(tmp_path):
     pairs = sample_pairs(papers, n=60, strategy="anchored", seed=0)
     store = LabelStore(tmp_path / "labels.sqlite")
     s = label_pairs_teacher(pairs, store, MINILM, max_seq_length=128, progress=False)  # MiniLM stands in for mpnet
-    from arxiv_reco.labeling import export_labels
-
     labels = export_labels(store, pairs, tmp_path / "labels.csv", model=s.model, prompt_version=s.prompt_version)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
