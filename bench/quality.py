@@ -22,6 +22,9 @@ Recipes (all on the same labels):
 - batch-64: the default with batches of 64 (each paper compared in-batch with twice as many);
 - one-epoch: the default for one epoch (with ``--pairs 10000``: more of the teacher's signal at
   about the default's compute on 3,000);
+- read-256: the default trained on 128 tokens, the saved model reading 256 (``train_seq_length``):
+  the same 30 CPU minutes as the default, a longer read; compared with the base reading 256 as
+  well as with the default (the paired comparisons printed under the table);
 - rubric-silver (lever 4, Augmented SBERT): the rubric labels, plus ``--silver`` more anchored
   pairs among the training papers scored by a cross-encoder trained on the gold training pairs
   (from the base model's weights, the small model at hand offline); one epoch over gold + silver.
@@ -31,6 +34,7 @@ Recipes (all on the same labels):
     python bench/quality.py --seeds 1 --recipes rubric-silver       # the README's silver-pairs row
     python bench/quality.py --seeds 1 --pairs 10000 --recipes one-epoch
     python bench/quality.py --seeds 1 --recipes batch-64
+    python bench/quality.py --recipes default,read-256            # train short, read long
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ RECIPES = {
     "one-epoch": {"epochs": 1},
     "batch-64": {"batch_size": 64},  # twice the in-batch comparisons for the distillation and ranking
     "rubric-silver": {"epochs": 1},  # gold + silver once: about the compute of gold three times
+    "read-256": {"train_seq_length": 128, "max_seq_length": 256},  # --max-seq's training, a longer read
 }
 
 
@@ -190,14 +195,16 @@ def main() -> None:
                 warnings.simplefilter("ignore")
                 # papers=None: finetune's own before/after is skipped here; one measure() below
                 # evaluates every recipe on the same queries
+                kw = {"max_seq_length": args.max_seq, **RECIPES[recipe]}
                 result = finetune(data, base_model=BASE, output_dir=work / f"model_{recipe}_{seed}",
-                                  max_seq_length=args.max_seq, seed=seed, papers=None, progress=False,
-                                  **RECIPES[recipe])
+                                  seed=seed, papers=None, progress=False, **kw)
             train_s = time.perf_counter() - t
             meta = json.loads((result.model_dir / "arxiv_reco.json").read_text())
             extra = " (the silver pairs' cross-encoder included)" if recipe == "rubric-silver" else ""
             print(f"seed {seed} {recipe}: {train_s:.0f}s{extra}, objectives {meta['objectives']}", flush=True)
-            models[recipe] = load_model(result.model_dir, max_seq_length=args.max_seq)
+            models[recipe] = load_model(result.model_dir, max_seq_length=kw["max_seq_length"])
+            if kw["max_seq_length"] != args.max_seq:  # its fair baseline reads as much as it does
+                models.setdefault(f"base @{kw['max_seq_length']}", load_model(BASE, max_seq_length=kw["max_seq_length"]))
             stripped = without_projection(models[recipe])
             if stripped is not None:  # the same trained weights without the projection: its ablation
                 models[f"{recipe}, no projection"] = stripped
@@ -217,6 +224,12 @@ def main() -> None:
         recipes = [r for r in table.index if r.split(",")[0] in args.recipes.split(",")]
         print(f"\nseed {seed}: each recipe against {short}")
         print(format_comparison(ev.compare(short, models=recipes)).to_string(index=False), flush=True)
+        for r in recipes:  # a recipe reading longer: against the base reading as long, and the default
+            reads = RECIPES.get(r, {}).get("max_seq_length", args.max_seq)
+            refs = [m for m in (f"base @{reads}", "default") if m in table.index] if reads != args.max_seq else []
+            for ref in refs:
+                print(f"\nseed {seed}: {r} against {ref}")
+                print(format_comparison(ev.compare(ref, models=[r])).to_string(index=False), flush=True)
         for r in recipes:  # what the projection alone adds, on the same trained weights
             if f"{r}, no projection" in table.index:
                 print(f"\nseed {seed}: {r} against its own weights without the projection")
@@ -226,7 +239,7 @@ def main() -> None:
                 r.update({c: float(table.loc[r["recipe"], c]) for c in cols})
                 for _, row in comparison[comparison["model"] == r["recipe"]].iterrows():
                     r[f"d_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4), round(row["ci_high"], 4)]
-        for ref in ("tfidf", "base", "teacher (mpnet)", short):
+        for ref in ("tfidf", "base", "teacher (mpnet)", short, *[m for m in table.index if m.startswith("base @")]):
             results.append({"seed": seed, "recipe": ref, **{c: float(table.loc[ref, c]) for c in cols}})
         (work / "results.json").write_text(json.dumps(results, indent=1))
     df = pd.DataFrame(results)

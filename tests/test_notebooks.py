@@ -64,14 +64,16 @@ def test_the_three_notebooks_run_end_to_end(tmp_path, monkeypatch):
 
     nb2 = run("02_finetune_sentence_transformer.ipynb", {
         "LABELS": str(work / "my_labeled_training_data.csv"), "PAPERS": str(work / "papers.parquet"),
-        "EPOCHS": 1, "MAX_SEQ_LENGTH": 32, "OUTPUT_DIR": str(work / "finetuned-arxiv-recommender"),
-        "N_EXAMPLES": 2}, tmp_path)
+        "EPOCHS": 1, "MAX_SEQ_LENGTH": 32, "TRAIN_SEQ_LENGTH": 16,
+        "OUTPUT_DIR": str(work / "finetuned-arxiv-recommender"), "N_EXAMPLES": 2}, tmp_path)
     text = outputs_text(nb2)
     assert "fine-tuned" in text and "tfidf" in text and "image/png" in text
     from arxiv_reco.models import load_model
 
     model = load_model(work / "finetuned-arxiv-recommender")
     assert model.encode(["a paper"]).shape == (1, 384)
+    meta = json.loads((work / "finetuned-arxiv-recommender" / "arxiv_reco.json").read_text())
+    assert (meta["train_seq_length"], model.max_seq_length) == (16, 32)  # trained short, reads long
 
     nb3 = run("03_recommend.ipynb", {
         "MODEL_DIR": str(work / "finetuned-arxiv-recommender"), "PAPERS": str(work / "papers.parquet"),

@@ -195,7 +195,7 @@ def test_collapse_is_flagged():
 
 
 @pytest.mark.slow
-def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys):
+def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys, monkeypatch):
     papers = tmp_path / "papers.parquet"
     assert main(["sample", "--snapshot", str(SAMPLE_2K), "--n", "300", "--out", str(papers)]) == 0
     pairs = tmp_path / "pairs.csv"
@@ -210,13 +210,24 @@ def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "offline with the teacher model" in out
 
+    # trained on 16 tokens, the saved model reads 32: what the trainer saw is recorded as it starts
+    from sentence_transformers import SentenceTransformerTrainer
+
+    trained_at, train = [], SentenceTransformerTrainer.train
+    monkeypatch.setattr(SentenceTransformerTrainer, "train",
+                        lambda self, *a, **k: trained_at.append(self.model.max_seq_length) or train(self, *a, **k))
     model_dir = tmp_path / "model"
     assert main(["train", "--labels", str(labels), "--papers", str(papers), "--out", str(model_dir),
-                 "--epochs", "1", "--max-seq-length", "32"]) == 0
+                 "--epochs", "1", "--max-seq-length", "32", "--train-seq-length", "16"]) == 0
     out = capsys.readouterr().out
     assert "fine-tuned" in out and "tfidf" in out and "category_ndcg@10" in out and "installed copy" in out
     meta = json.loads((model_dir / "arxiv_reco.json").read_text())
     assert meta["loss"] == "cosine" and set(meta["objectives"]) >= {"pairs", "distill"}  # the teacher's cosines
+    assert trained_at == [16] and (meta["train_seq_length"], meta["max_seq_length"]) == (16, 32)
+    assert "trained on 16 tokens, reading 32" in (model_dir / "README.md").read_text()  # the model card says so
+    from arxiv_reco.models import load_model
+
+    assert load_model(model_dir).max_seq_length == 32
 
     report = tmp_path / "report.json"
     assert main(["evaluate", "--model", str(model_dir), "--papers", str(papers), "--labels", str(labels),
@@ -225,6 +236,13 @@ def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys):
     assert [r["model"] for r in rows["models"]] == ["tfidf", "all-MiniLM-L6-v2", "model"]
     assert rows["compared_to"] == "all-MiniLM-L6-v2" and {r["model"] for r in rows["comparison"]} == {"tfidf", "model"}
     assert report.with_suffix(".png").exists()
+
+
+def test_training_on_more_tokens_than_the_model_reads_is_refused(hidden_rule_labels, tmp_path):
+    pairs, _ = hidden_rule_labels
+    with pytest.raises(ValueError, match="longer than the saved model reads"):
+        finetune(pairs, base_model=MINILM, output_dir=tmp_path / "m", max_seq_length=64, train_seq_length=128)
+    assert not (tmp_path / "m").exists()
 
 
 def test_unknown_model_name_is_a_clear_error(tmp_path):
