@@ -135,8 +135,8 @@ def cmd_train(args) -> int:
     result = finetune(args.labels or settings.labeled_csv, base_model=settings.base_model,
                       output_dir=args.out or settings.model_dir, loss=args.loss,
                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                      max_seq_length=args.max_seq_length, train_seq_length=args.train_seq_length,
-                      seed=args.seed, papers=papers, qrels=read_qrels(args.qrels) if args.qrels else None, push_to_hub=args.push_to_hub)
+                      max_seq_length=args.max_seq_length, train_seq_length=args.train_seq_length, seed=args.seed,
+                      papers=papers, qrels=read_qrels(args.qrels) if args.qrels else None, push_to_hub=args.push_to_hub)
     print(f"base model: {result.base_source}; trained on {result.device} in {result.seconds:.0f}s "
           f"({result.pairs_per_second:.1f} pairs/s)")
     _print_df(result.table.round(4))

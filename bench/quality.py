@@ -203,8 +203,9 @@ def main() -> None:
             extra = " (the silver pairs' cross-encoder included)" if recipe == "rubric-silver" else ""
             print(f"seed {seed} {recipe}: {train_s:.0f}s{extra}, objectives {meta['objectives']}", flush=True)
             models[recipe] = load_model(result.model_dir, max_seq_length=kw["max_seq_length"])
-            if kw["max_seq_length"] != args.max_seq:  # its fair baseline reads as much as it does
-                models.setdefault(f"base @{kw['max_seq_length']}", load_model(BASE, max_seq_length=kw["max_seq_length"]))
+            long_base = f"base @{kw['max_seq_length']}"  # its fair baseline reads as much as it does
+            if kw["max_seq_length"] != args.max_seq and long_base not in models:
+                models[long_base] = load_model(BASE, max_seq_length=kw["max_seq_length"])
             stripped = without_projection(models[recipe])
             if stripped is not None:  # the same trained weights without the projection: its ablation
                 models[f"{recipe}, no projection"] = stripped
