@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, help="default: train.BATCH_SIZE")
     s.add_argument("--learning-rate", type=float, help="default: train.LEARNING_RATE")
     s.add_argument("--max-seq-length", type=int, help="tokens the saved model reads; default: train.MAX_SEQ_LENGTH")
-    s.add_argument("--train-seq-length", type=int, help="train on fewer tokens than it reads; 128: ~2x faster on a CPU")
+    s.add_argument("--train-seq-length", type=int, help="train on fewer tokens than it reads; 128: ~3x faster on a CPU")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--push-to-hub", metavar="USER/NAME", help="also upload the model to the Hugging Face Hub")
     s.set_defaults(func=cmd_train)
