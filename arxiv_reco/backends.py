@@ -107,11 +107,20 @@ def _checked(encoder: OpenVINOEncoder, model):
     ours = encoder.encode(list(PROBES), batch_size=2)
     theirs = model.encode(list(PROBES), batch_size=2, normalize_embeddings=True, convert_to_numpy=True,
                           show_progress_bar=False)
-    cos = float(np.min(np.sum(ours * theirs, axis=1)))
+    # vectors of another size (a cached conversion of other weights whose sampled values coincide,
+    # see weights_digest) reproduce nothing: refused like unrelated ones, not a broadcast error
+    cos = float(np.min(np.sum(ours * theirs, axis=1))) if ours.shape == theirs.shape else float("nan")
     if cos >= 0.99:
         return encoder
     import openvino as ov
 
+    if ours.shape != theirs.shape:
+        from .config import CACHE_DIR
+
+        warnings.warn(f"the OpenVINO conversion does not reproduce this model ({ours.shape[-1]} dimensions, not "
+                      f"{theirs.shape[-1]}); encoding with torch instead. Delete {CACHE_DIR / 'openvino'} to "
+                      "convert again.", RuntimeWarning, stacklevel=3)
+        return model
     warnings.warn(f"OpenVINO {getattr(ov, '__version__', '?')} does not reproduce this model (cosine "
                   f"{cos:.3f} to torch on a probe); encoding with torch instead. Upgrade openvino "
                   "(pip install -U openvino) for the faster CPU path.", RuntimeWarning, stacklevel=3)
@@ -201,7 +210,11 @@ def _converted(model):
     # keyed by the OpenVINO release too: a conversion belongs to the release that made it, and
     # several environments often share one cache (CI's venv and its lowest-versions venv do)
     release = str(getattr(ov, "__version__", "unknown")).split("-")[0]
-    folder = CACHE_DIR / "openvino" / f"{weights_digest(model)}-ov{release}"
+    # and by the modules and tensor shapes: the weights' digest samples each tensor's first values,
+    # which one model and the same model with another head can share
+    shapes = hashlib.sha256(repr([type(m).__name__ for m in model] + [tuple(p.shape) for p in model.parameters()])
+                            .encode()).hexdigest()[:8]
+    folder = CACHE_DIR / "openvino" / f"{weights_digest(model)}-{shapes}-ov{release}"
     core = ov.Core()
     if (folder / "model.xml").exists():
         try:

@@ -69,11 +69,13 @@ def test_openvino_bf16_embeddings_match_fp32(model, texts):
 
 
 @needs_bf16
-def test_a_conversion_that_does_not_reproduce_the_model_is_refused(model, texts, monkeypatch):
-    # what OpenVINO 2025.0-2025.2 did with transformers 5: vectors unrelated to the model's
+@pytest.mark.parametrize("dim", [384, 768])
+def test_a_conversion_that_does_not_reproduce_the_model_is_refused(model, texts, monkeypatch, dim):
+    # 384: what OpenVINO 2025.0-2025.2 did with transformers 5, vectors unrelated to the model's;
+    # 768: a cached conversion of another model's head (its sampled weights coincided)
     def wrong(self, batch, **kw):
         rng = np.random.default_rng(0)
-        v = rng.normal(size=(len(batch), 384)).astype(np.float32)
+        v = rng.normal(size=(len(batch), dim)).astype(np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     monkeypatch.setattr(OpenVINOEncoder, "encode", wrong)
@@ -124,3 +126,25 @@ def test_two_cpu_processes_give_what_one_process_gives(model, texts):
     one = encode(model, texts, backend="torch", progress=False)
     two = encode(model, texts, devices=["cpu", "cpu"], progress=False)
     assert two.shape == one.shape and np.allclose(one, two, atol=1e-5)
+
+
+@needs_bf16
+def test_the_same_weights_with_another_head_get_their_own_conversion(texts):
+    # a 384 -> 768 head whose first rows are the 384 -> 384 head's: the weights' digest samples each
+    # tensor's first values, so both models digest alike; the second must not run the first's conversion
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    from arxiv_reco.models import load_model
+
+    torch.manual_seed(0)
+    w, b = torch.randn(768, 384) / 20, torch.randn(768) / 20
+    small, wide = (load_model(MINILM, max_seq_length=64) for _ in range(2))
+    small.append(Dense(384, 384, init_weight=w[:384].clone(), init_bias=b[:384].clone(),
+                       activation_function=torch.nn.Identity()))
+    wide.append(Dense(384, 768, init_weight=w, init_bias=b, activation_function=torch.nn.Identity()))
+    assert model_fingerprint(small) == model_fingerprint(wide)  # the collision this is about
+    assert encode(small, texts[:4], progress=False).shape == (4, 384)
+    got = encode(wide, texts[:4], progress=False)
+    assert isinstance(fast_encoder(wide), OpenVINOEncoder)
+    assert got.shape == (4, 768)
+    assert np.allclose(got, encode(wide, texts[:4], backend="torch", progress=False), atol=0.02)
