@@ -107,20 +107,18 @@ def _checked(encoder: OpenVINOEncoder, model):
     ours = encoder.encode(list(PROBES), batch_size=2)
     theirs = model.encode(list(PROBES), batch_size=2, normalize_embeddings=True, convert_to_numpy=True,
                           show_progress_bar=False)
-    # vectors of another size (a cached conversion of other weights whose sampled values coincide,
-    # see weights_digest) reproduce nothing: refused like unrelated ones, not a broadcast error
-    cos = float(np.min(np.sum(ours * theirs, axis=1))) if ours.shape == theirs.shape else float("nan")
-    if cos >= 0.99:
-        return encoder
-    import openvino as ov
-
-    if ours.shape != theirs.shape:
+    if ours.shape != theirs.shape:  # a conversion of another model (see _converted's key): refused too
         from .config import CACHE_DIR
 
         warnings.warn(f"the OpenVINO conversion does not reproduce this model ({ours.shape[-1]} dimensions, not "
                       f"{theirs.shape[-1]}); encoding with torch instead. Delete {CACHE_DIR / 'openvino'} to "
                       "convert again.", RuntimeWarning, stacklevel=3)
         return model
+    cos = float(np.min(np.sum(ours * theirs, axis=1)))
+    if cos >= 0.99:
+        return encoder
+    import openvino as ov
+
     warnings.warn(f"OpenVINO {getattr(ov, '__version__', '?')} does not reproduce this model (cosine "
                   f"{cos:.3f} to torch on a probe); encoding with torch instead. Upgrade openvino "
                   "(pip install -U openvino) for the faster CPU path.", RuntimeWarning, stacklevel=3)
