@@ -144,13 +144,13 @@ def _patch(p: dict) -> None:
 
 def task(args: tuple) -> dict:
     """One training and its evaluation, with the base reading as much, on its seed's held-out data."""
-    name, seed, kw, patches, data, base = args
+    name, seed, kw, patches, data, base, workers = args
     import warnings
 
     import pandas as pd
     import torch
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 4) // WORKERS))
+    torch.set_num_threads(max(1, (os.cpu_count() or 4) // workers))  # the cores shared among the trainings at once
     from arxiv_reco.config import SAMPLE_PAPERS
     from arxiv_reco.evaluate import measure
     from arxiv_reco.models import load_model
@@ -253,7 +253,7 @@ def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None,
     deadline = t0 + budget
 
     def collect(batch: list) -> None:  # results as they come, until the deadline
-        it = pool.imap_unordered(task, [(n, s, kw, p, str(data), base) for n, s, kw, p in batch])
+        it = pool.imap_unordered(task, [(n, s, kw, p, str(data), base, workers) for n, s, kw, p in batch])
         for _ in batch:
             try:
                 r = it.next(timeout=max(1.0, deadline - time.perf_counter()))
@@ -274,7 +274,7 @@ def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None,
     collect(jobs)
     d0 = next((r["spearman"] for r in results if r["name"] == "default" and r["seed"] == 0), None)
     best = sorted((r for r in results if r["seed"] == 0 and r["name"] in SWEEP and d0 is not None
-                   and r["spearman"] >= d0 + 0.004), key=lambda r: -r["spearman"])[:WORKERS]
+                   and r["spearman"] >= d0 + 0.004), key=lambda r: -r["spearman"])[:workers]
     if best and deadline - time.perf_counter() > 60:
         deadline += 120  # the seed-1 re-runs of what beat the default: worth two more minutes
         collect([(r["name"], 1, *SWEEP[r["name"]]) for r in best])
