@@ -8,7 +8,9 @@ category relevance) against TF-IDF, the base model and the teacher (as it labell
 only the student's 128 tokens: the ceiling, on test-pair Spearman and on retrieval, for a
 student truncated there). Every gain is the paired difference to the base model over the same
 queries / test pairs, with its bootstrap 95% interval; each recipe is also compared, the same
-way, with the teacher reading 128 tokens (how much of that ceiling is left).
+way, with the teacher reading 128 tokens (how much of that ceiling is left), and each recipe's share
+of the base-to-ceiling test-pair Spearman gap is printed with its bootstrap interval (all three
+correlations recomputed on each resample of the pairs).
 
 Recipes (all on the same labels):
 - default: `finetune()` as shipped: the pair loss, the teacher's similarity structure distilled
@@ -159,6 +161,7 @@ def main() -> None:
     from arxiv_reco.models import load_model
     from arxiv_reco.pairs import sample_pairs
     from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.stats import gap_share
     from arxiv_reco.store import LabelStore
     from arxiv_reco.teacher import label_pairs_teacher
     from arxiv_reco.train import finetune
@@ -225,6 +228,12 @@ def main() -> None:
         recipes = [r for r in table.index if r.split(",")[0] in args.recipes.split(",")]
         print(f"\nseed {seed}: each recipe against {short}")
         print(format_comparison(ev.compare(short, models=recipes)).to_string(index=False), flush=True)
+        shares = {}  # the Spearman target, with its interval: 300 test pairs leave it wide
+        for r in recipes:
+            if RECIPES.get(r, {}).get("max_seq_length", args.max_seq) == args.max_seq:
+                shares[r] = gap_share(ev.pair_cos["base"], ev.pair_cos[r], ev.pair_cos[short], ev.pair_labels)
+                print(f"seed {seed}: {r} closes {shares[r]['share']:.0%} [{shares[r]['ci_low']:.0%}, "
+                      f"{shares[r]['ci_high']:.0%}] of the test-pair Spearman gap from the base to {short}")
         for r in recipes:  # a recipe reading longer: against the base reading as long, and the default
             reads = RECIPES.get(r, {}).get("max_seq_length", args.max_seq)
             refs = [m for m in (f"base @{reads}", "default") if m in table.index] if reads != args.max_seq else []
@@ -238,6 +247,8 @@ def main() -> None:
         for r in results:
             if r["seed"] == seed and r["recipe"] in table.index:
                 r.update({c: float(table.loc[r["recipe"], c]) for c in cols})
+                if r["recipe"] in shares:
+                    r["spearman_gap_share"] = [round(shares[r["recipe"]][k], 3) for k in ("share", "ci_low", "ci_high")]
                 for _, row in comparison[comparison["model"] == r["recipe"]].iterrows():
                     r[f"d_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4), round(row["ci_high"], 4)]
         for ref in ("tfidf", "base", "teacher (mpnet)", short, *[m for m in table.index if m.startswith("base @")]):

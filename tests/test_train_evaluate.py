@@ -284,6 +284,23 @@ def test_the_comparison_is_paired_over_the_same_queries_and_pairs():
     assert better["verdict"] == "better" and better["ci_low"] > 0
 
 
+def test_the_share_of_the_gap_to_the_teacher_comes_with_its_interval():
+    from arxiv_reco.stats import gap_share
+
+    rng = np.random.default_rng(0)
+    labels = rng.uniform(size=300)
+    base, teacher = labels + rng.normal(0, 0.4, 300), labels + rng.normal(0, 0.05, 300)
+    assert gap_share(base, teacher, teacher, labels)["share"] == pytest.approx(1.0)
+    assert gap_share(base, base, teacher, labels)["share"] == pytest.approx(0.0)
+    halfway = gap_share(base, labels + rng.normal(0, 0.15, 300), teacher, labels)
+    assert 0.2 < halfway["ci_low"] < halfway["share"] < halfway["ci_high"] < 0.95 and halfway["n"] == 300
+    # on few pairs the same model's share is uncertain: the interval says so
+    few = gap_share(base[:30], (labels + rng.normal(0, 0.15, 300))[:30], teacher[:30], labels[:30])
+    assert few["ci_high"] - few["ci_low"] > halfway["ci_high"] - halfway["ci_low"]
+    # a "ceiling" no better than the base leaves no gap to close
+    assert np.isnan(gap_share(teacher, base, teacher, labels)["share"])
+
+
 def test_the_objectives_follow_the_labels():
     from arxiv_reco.objectives import anchored, build_objectives, pair_loss, rank_rows
     from arxiv_reco.teacher import teacher_of, teacher_version
