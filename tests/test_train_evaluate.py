@@ -294,7 +294,7 @@ def test_the_share_of_the_gap_to_the_teacher_comes_with_its_interval():
     assert gap_share(base, base, teacher, labels)["share"] == pytest.approx(0.0)
     halfway = gap_share(base, labels + rng.normal(0, 0.15, 300), teacher, labels)
     assert 0.2 < halfway["ci_low"] < halfway["share"] < halfway["ci_high"] < 0.95 and halfway["n"] == 300
-    # on few pairs the same model's share is uncertain: the interval says so
+    # on 30 pairs a model as good is measured less surely: the interval says so
     few = gap_share(base[:30], (labels + rng.normal(0, 0.15, 300))[:30], teacher[:30], labels[:30])
     assert few["ci_high"] - few["ci_low"] > halfway["ci_high"] - halfway["ci_low"]
     # a "ceiling" no better than the base leaves no gap to close
