@@ -32,7 +32,9 @@ PAIR_LOSSES = {
 }
 DISTILL_GROUP = 3  # papers per distillation row: one, and two teacher neighbours at spread ranks
 DISTILL_RANKS = ((0, 5), (5, 40))  # teacher-neighbour rank bands the neighbours are drawn from
-DISTILL_TEMPERATURE = 0.05
+# 0.1 over 0.05, with the ranking off beside the distillation: held-out pair Spearman +0.003 on
+# 3,000 fresh held-out pairs on both seeds (intervals clear of 0), retrieval level, 10% less time
+DISTILL_TEMPERATURE = 0.1
 # weight of the cosine-matching term beside the softmax one: its gradient is about 80x smaller at the
 # start (measured on the bundled sample), and 50 makes the two pull about equally
 DISTILL_CALIBRATION = 50.0

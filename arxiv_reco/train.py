@@ -217,7 +217,8 @@ def finetune(
     when the labels came from the offline teacher; ``teacher`` names another model).
     ``loss``: the pair loss (None: cosine for the offline teacher's labels, which are cosines;
     CoSENT for Gemini's or anyone's rubric scores, whose order is what they mean).
-    ``rank``: also rank each anchor's partners (None: when the labels are anchored).
+    ``rank``: also rank each anchor's partners (None: when the labels are anchored and there is
+    no distillation, which teaches the same order from the teacher's vectors).
     ``project``: end with the teacher projection (:mod:`arxiv_reco.projection`; None: when
     distilling from at least three times as many training papers as the model has dimensions; True:
     whenever distilling; False: never).
@@ -264,11 +265,12 @@ def finetune(
     # 3. the base model, before it changes
     before = measure({"tfidf": "tfidf", "base": model}, papers, df, qrels, progress=progress)
 
-    # 4. the objectives: the labels' pair loss; the teacher's similarity structure; anchors' rankings
-    rank = anchored(train_df) if rank is None else rank
+    # 4. the objectives: the labels' pair loss; the teacher's similarity structure, or without a
+    #    teacher anchors' rankings (beside the distillation the ranking cost held-out Spearman)
     taught = teacher_of(df)
     loss = loss or LOSS["teacher" if taught else "rubric"]
     distill = (teacher is not None or taught is not None) if distill is None else distill
+    rank = (anchored(train_df) and not distill) if rank is None else rank
     teacher_texts, teacher_vectors = None, None
     if distill:
         teacher_texts, teacher_vectors = _teacher_vectors(teacher, taught, train_df)

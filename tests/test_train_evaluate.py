@@ -222,7 +222,9 @@ def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "fine-tuned" in out and "tfidf" in out and "category_ndcg@10" in out and "installed copy" in out
     meta = json.loads((model_dir / "arxiv_reco.json").read_text())
-    assert meta["loss"] == "cosine" and set(meta["objectives"]) >= {"pairs", "distill"}  # the teacher's cosines
+    assert meta["loss"] == "cosine"  # the teacher's labels are cosines
+    # anchored pairs, but beside the teacher's distillation the anchors' ranking is off (it cost Spearman)
+    assert set(meta["objectives"]) == {"pairs", "distill"}
     assert trained_at == [16] and (meta["train_seq_length"], meta["max_seq_length"]) == (16, 32)
     assert "trained on 16 tokens, reading 32" in (model_dir / "README.md").read_text()  # the model card says so
     from arxiv_reco.models import load_model
