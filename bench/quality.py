@@ -148,19 +148,6 @@ def fresh_pairs(papers, labels, store, n: int, seed: int, max_seq: int, out: Pat
     return export_labels(store, pairs, out, model=s.model, prompt_version=s.prompt_version), len(held)
 
 
-def pair_cosines(model, df):
-    """Each pair's cosine under a SentenceTransformer (each paper encoded once)."""
-    import numpy as np
-
-    from arxiv_reco.embed import encode
-
-    texts = list(dict.fromkeys(df["text_a"].tolist() + df["text_b"].tolist()))
-    at = {t: i for i, t in enumerate(texts)}
-    e = np.asarray(encode(model, texts, progress=False), dtype=np.float32)
-    e /= np.linalg.norm(e, axis=1, keepdims=True)
-    return (e[df["text_a"].map(at).to_numpy()] * e[df["text_b"].map(at).to_numpy()]).sum(axis=1)
-
-
 def without_projection(model):
     """The model less its teacher projection (the trailing Dense + Normalize), or None without one."""
     from sentence_transformers import SentenceTransformer
@@ -268,11 +255,11 @@ def main() -> None:
         if args.fresh and shares:
             fresh, n_held = fresh_pairs(papers, labels, store, args.fresh, seed, args.teacher_max_seq,
                                         work / f"fresh_labels_{seed}.csv")
-            y = fresh["score"].to_numpy(float)
-            cos = {m: pair_cosines(models[m], fresh) for m in ("base", short, *shares)}
+            # measured as test pairs: measure() gives each model's cosine per pair
+            fev = measure({m: models[m] for m in ("base", short, *shares)}, None, fresh.assign(split="test"))
             print(f"\nseed {seed}: {len(fresh)} fresh held-out pairs among the {n_held} papers no labelled pair touches")
             for r in shares:
-                fresh_shares[r] = gap_share(cos["base"], cos[r], cos[short], y)
+                fresh_shares[r] = gap_share(fev.pair_cos["base"], fev.pair_cos[r], fev.pair_cos[short], fev.pair_labels)
                 print(f"seed {seed}: {r} closes {fresh_shares[r]['share']:.0%} [{fresh_shares[r]['ci_low']:.0%}, "
                       f"{fresh_shares[r]['ci_high']:.0%}] of the Spearman gap from the base to {short} on them")
         for r in recipes:  # a recipe reading longer: against the base reading as long, and the default
