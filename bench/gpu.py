@@ -49,7 +49,7 @@ SWEEP = {
     "lr 1e-4": ({"learning_rate": 1e-4}, {}),
     "lr 2e-4": ({"learning_rate": 2e-4}, {}),
     "temperature 0.02": ({}, {"temperature": 0.02}),
-    "temperature 0.05": ({}, {"temperature": 0.05}),  # the README's sweep ran before 0.1 became the default
+    "temperature 0.05": ({}, {"temperature": 0.05}),  # bench/QUALITY.md's sweep ran before 0.1 became the default
     "no cosine matching": ({}, {"calibration": 0.0}),
     "cosine matching 10": ({}, {"calibration": 10.0}),
     "rows of 6": ({}, {"group": 6, "ranks": ((0, 3), (3, 10), (10, 20), (20, 40), (40, 80))}),

@@ -34,7 +34,7 @@ Recipes (all on the same labels):
 
     python bench/quality.py                                # seeds 0 and 1, all recipes (~3 h on 2 cores)
     python bench/quality.py --seeds 0 --recipes default,rubric
-    python bench/quality.py --seeds 1 --recipes rubric-silver       # the README's silver-pairs row
+    python bench/quality.py --seeds 1 --recipes rubric-silver       # bench/QUALITY.md's silver-pairs row
     python bench/quality.py --seeds 1 --pairs 10000 --recipes one-epoch
     python bench/quality.py --seeds 1 --recipes batch-64
     python bench/quality.py --recipes default,read-256            # train short, read long
