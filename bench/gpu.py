@@ -10,6 +10,9 @@
 3. The knobs the CPU budget never let us sweep (learning rate, the distillation's temperature,
    weight and rows, the objectives), each at 128 tokens on seed 0, paired against the default
    trained in the same run; any that beats it by 0.004 Spearman re-run on seed 1 (none did).
+4. ``--select``: named knobs and the default on seeds 2 and 3 (where a knob is chosen) and 0 and 1
+   (where it is reported), each also on its seed's 3,000 fresh held-out pairs: bench/gpu_select.py
+   prepares those pairs and reports (stop 32: twelve at once, 24 trainings in 450 s; none chosen).
 
 The device machine has no model hub, and the 404 MB teacher does not travel: `--prepare` (on a
 machine with the teacher, e.g. `make .venv/.teacher`) writes the teacher's labels and vectors and a
@@ -52,13 +55,16 @@ SWEEP = {
     "temperature 0.05": ({}, {"temperature": 0.05}),  # bench/QUALITY.md's sweep ran before 0.1 became the default
     "no cosine matching": ({}, {"calibration": 0.0}),
     "cosine matching 10": ({}, {"calibration": 10.0}),
+    "cosine matching 100": ({}, {"calibration": 100.0}),
     "rows of 6": ({}, {"group": 6, "ranks": ((0, 3), (3, 10), (10, 20), (20, 40), (40, 80))}),
     "wider neighbour bands": ({}, {"ranks": ((0, 20), (20, 200))}),
     "anchors ranked": ({"rank": True}, {}),  # the previous default ranked beside the distillation
     "no pair loss": ({}, {"drop": "pairs"}),
     "cosent pair loss": ({"loss": "cosent"}, {}),
     "batch 128, lr 1e-4": ({"batch_size": 128, "learning_rate": 1e-4}, {}),
+    "temperature 0.2": ({}, {"temperature": 0.2}),
 }
+SELECT_SEEDS = (2, 3)  # --select: knobs chosen on these seeds' fresh pairs, reported on 0 and 1
 
 
 # (tokens read, precision, batch): the product's default first (float32, batch 64)
@@ -99,6 +105,17 @@ def prepare(folder: Path) -> None:
     base.half().save(str(folder / "base_fp16"))
     print(f"prepared {folder}: {sum(f.stat().st_size for f in folder.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
           f" ({len(pd.read_csv(folder / 'labels_0.csv.gz'))} labels a seed)")
+
+
+def _read(path: Path, papers):
+    """A prepared labels file, its texts put back from the sample by id when they were left out."""
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype={"id_a": str, "id_b": str, "pair_id": str})
+    if "text_a" not in df.columns:
+        text = dict(zip(papers["id"].astype(str), papers["text"]))
+        df = df.assign(text_a=df["id_a"].map(text), text_b=df["id_b"].map(text))
+    return df
 
 
 def _setup(data: Path):
@@ -147,7 +164,6 @@ def task(args: tuple) -> dict:
     name, seed, kw, patches, data, base, workers = args
     import warnings
 
-    import pandas as pd
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 4) // workers))  # the cores shared among the trainings at once
@@ -160,7 +176,7 @@ def task(args: tuple) -> dict:
     _setup(Path(data))
     _patch(patches)
     papers, _ = load_papers(SAMPLE_PAPERS)
-    labels = pd.read_csv(Path(data) / f"labels_{seed}.csv.gz")
+    labels = _read(Path(data) / f"labels_{seed}.csv.gz", papers)
     reads = kw.get("max_seq_length", 128)
     models = {f"base @{reads}": load_model(base, max_seq_length=reads)}
     out = {"name": name, "seed": seed, "reads": reads}
@@ -172,6 +188,10 @@ def task(args: tuple) -> dict:
     out.update(seconds=round(time.perf_counter() - t, 1), pairs_per_s=round(r.pairs_per_second, 1), device=r.device)
     models[name] = load_model(r.model_dir, max_seq_length=reads)
     out["evaluation"] = measure(models, papers, labels)
+    fresh = Path(data) / f"fresh_{seed}.csv.gz"
+    if fresh.exists():  # the held-out pairs the Spearman target is measured on (3,000, not 300)
+        fev = measure(models, None, _read(fresh, papers).assign(split="test"))
+        out["fresh_cos"] = {"base": fev.pair_cos[f"base @{reads}"].tolist(), "model": fev.pair_cos[name].tolist()}
     return out
 
 
@@ -217,10 +237,12 @@ def encoding(base: str, out: dict) -> None:
     print(out["exact_search_2.8M"], flush=True)
 
 
-def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None, workers: int = WORKERS) -> None:
+def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None, workers: int = WORKERS,
+        select: list[str] | None = None) -> None:
     import multiprocessing as mp
     import pickle
 
+    import numpy as np
     import torch
 
     from arxiv_reco.evaluate import format_comparison
@@ -233,7 +255,7 @@ def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None,
     m.float().save(base)  # float32 again: the trainer's master weights
     del m
     try:
-        if not only:  # a second run for the rest of the sweep skips the figures the first has
+        if not only and not select:  # a second run for the rest of the sweep skips the figures the first has
             encoding(base, out)
     except Exception as e:  # the training figures matter more: go on
         out["encoding_error"] = repr(e)
@@ -244,9 +266,14 @@ def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None,
     jobs += [(n, 0, kw, p) for n, (kw, p) in SWEEP.items()]
     if only:
         jobs = [(n, 0, *SWEEP[n]) for n in only]
-    if SMOKE:
+    if select:  # the default and each knob on every seed: chosen on SELECT_SEEDS, reported on SEEDS
+        seeds = (*SELECT_SEEDS, *SEEDS)
+        jobs = [j for s in seeds for j in [("default", s, {}, {})] + [(n, s, *SWEEP[n]) for n in select]]
+        if SMOKE:
+            jobs = [(n, s, {**kw, "epochs": 0.01}, p) for n, s, kw, p in jobs if s in (2, 0)][:3]
+    elif SMOKE:
         jobs = [(n, 0, {**kw, "epochs": 0.01}, p) for n, s, kw, p in jobs if (n, s) in (("default", 0), ("rows of 6", 0))]
-    results, evals = [], {}
+    results, evals, fresh = [], {}, {}
     ctx = mp.get_context("spawn")
 
     pool = ctx.Pool(workers, maxtasksperchild=1)  # a fresh process a run: patches do not leak into the next
@@ -264,6 +291,9 @@ def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None,
                 print("a run failed:", repr(e), flush=True)
                 continue
             ev = r.pop("evaluation")
+            if "fresh_cos" in r:
+                fresh[f"{r['name']}|{r['seed']}"] = np.array([r["fresh_cos"]["base"], r.pop("fresh_cos")["model"]], np.float32)
+                np.savez(out_dir / "fresh_cos.npz", **fresh)
             evals.setdefault(r["seed"], []).append(ev)
             r.update({k: round(float(v), 4) for k, v in ev.table.loc[r["name"], ["spearman", "category_ndcg@10"]].items()})
             results.append(r)
@@ -275,7 +305,7 @@ def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None,
     d0 = next((r["spearman"] for r in results if r["name"] == "default" and r["seed"] == 0), None)
     best = sorted((r for r in results if r["seed"] == 0 and r["name"] in SWEEP and d0 is not None
                    and r["spearman"] >= d0 + 0.004), key=lambda r: -r["spearman"])[:workers]
-    if best and deadline - time.perf_counter() > 60:
+    if best and not select and deadline - time.perf_counter() > 60:
         deadline += 120  # the seed-1 re-runs of what beat the default: worth two more minutes
         collect([(r["name"], 1, *SWEEP[r["name"]]) for r in best])
     pool.terminate()
@@ -308,11 +338,14 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=420.0, help="seconds after which no seed-1 re-runs start")
     ap.add_argument("--only", help="semicolon-separated sweep names: only these, on seed 0, no encoding figures")
     ap.add_argument("--workers", type=int, default=WORKERS)
+    ap.add_argument("--select", help="semicolon-separated sweep names: each and the default on seeds 2, 3, 0, 1, "
+                    "each also on its fresh pairs (bench/gpu_select.py prepares them and reports)")
     a = ap.parse_args()
     if a.prepare:
         return prepare(a.prepare)
     a.out.mkdir(parents=True, exist_ok=True)
-    run(a.data.resolve(), a.out, a.budget, a.only.split(";") if a.only else None, a.workers)
+    run(a.data.resolve(), a.out, a.budget, a.only.split(";") if a.only else None, a.workers,
+        a.select.split(";") if a.select else None)
 
 
 if __name__ == "__main__":
