@@ -54,7 +54,10 @@ class SimilarityDistillLoss(nn.Module):
         self.model, self.temperature, self.calibration = model, temperature, calibration
 
     def forward(self, sentence_features, labels: torch.Tensor) -> torch.Tensor:
-        embs = [self.model(f)["sentence_embedding"] for f in sentence_features]  # m x (B, d)
+        return self.similarity_loss([self.model(f)["sentence_embedding"] for f in sentence_features], labels)
+
+    def similarity_loss(self, embs: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """The loss on the rows' ``m`` embeddings, m x (B, d), and their teacher vectors (B, m * D)."""
         # float32 from here: under bf16 autocast, cosines would carry ~0.004 of rounding, which the
         # temperature multiplies by 20 and which is the size of the differences being matched
         device = embs[0].device.type  # autocast exists for cpu and cuda on every torch we support

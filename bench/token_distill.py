@@ -88,42 +88,33 @@ def _patch(state: dict):
     loss adds the token term for them."""
     import numpy as np
     import torch
-    import torch.nn.functional as F
     from datasets import Dataset
 
     import arxiv_reco.objectives as ob
     import arxiv_reco.train as train
 
-    build = train.build_objectives
+    build = ob.build_objectives  # the module's own, never patched: a second seed in one process
+    # must not wrap the first seed's patch (its state, its cache file, its indices in the labels)
 
     class TokenDistillLoss(ob.SimilarityDistillLoss):
         def forward(self, sentence_features, labels):
             m = len(sentence_features)
             idx, labels = labels[:, -m:].round().long(), labels[:, :-m]
             outs = [self.model(f) for f in sentence_features]
-            embs = [o["sentence_embedding"] for o in outs]
-            with torch.autocast(device_type=embs[0].device.type, enabled=False):
-                student = F.normalize(torch.cat(embs).float(), dim=-1)
-                b = labels.shape[0]
-                teacher = F.normalize(labels.reshape(b, m, -1).transpose(0, 1).reshape(m * b, -1).float(), dim=-1)
-                eye = torch.eye(len(student), dtype=torch.bool, device=student.device)
-                s_cos, t_cos = student @ student.T, teacher @ teacher.T
-                log_s = F.log_softmax((s_cos / self.temperature).masked_fill(eye, -1e4), dim=-1)
-                log_t = F.log_softmax((t_cos / self.temperature).masked_fill(eye, -1e4), dim=-1)
-                loss = F.kl_div(log_s, log_t, log_target=True, reduction="batchmean")
-                loss = loss + self.calibration * (s_cos - t_cos)[~eye].pow(2).mean()
-                if state["weight"]:
-                    tok = torch.cat([o["token_embeddings"] for o in outs])  # (m*B, L, d), column-major as above
-                    att = torch.cat([o["attention_mask"] for o in outs]).bool()
-                    length = att.sum(1, keepdim=True)
-                    pos = torch.arange(att.shape[1], device=att.device)[None]
-                    content = att & (pos > 0) & (pos < length - 1)  # no [CLS], no [SEP]
-                    rows = idx.T.reshape(-1).cpu().numpy()
-                    target = torch.from_numpy(np.asarray(state["tokens"][rows][:, : att.shape[1]], np.float32))
-                    term = token_residual(tok, content, target.to(tok.device))
-                    state["parts"], state["last"] = (loss, term), (float(loss), float(term))
-                    loss = loss + state["weight"] * term
-            return loss
+            loss = self.similarity_loss([o["sentence_embedding"] for o in outs], labels)
+            if not state["weight"]:
+                return loss
+            with torch.autocast(device_type=loss.device.type, enabled=False):  # float32, as the distillation
+                tok = torch.cat([o["token_embeddings"] for o in outs])  # (m*B, L, d): every row's text k, then k+1
+                att = torch.cat([o["attention_mask"] for o in outs]).bool()
+                length = att.sum(1, keepdim=True)
+                pos = torch.arange(att.shape[1], device=att.device)[None]
+                content = att & (pos > 0) & (pos < length - 1)  # no [CLS], no [SEP]
+                rows = idx.T.reshape(-1).cpu().numpy()  # the papers in the same order
+                target = torch.from_numpy(np.asarray(state["tokens"][rows][:, : att.shape[1]], np.float32))
+                term = token_residual(tok, content, target.to(tok.device))
+            state["parts"], state["last"] = (loss, term), (float(loss), float(term))
+            return loss + state["weight"] * term
 
     def build_objectives(model, train_df, pair_loss_name="cosine", rank=False, teacher_texts=None,
                          teacher_vectors=None, seed=0):
