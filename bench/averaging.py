@@ -35,7 +35,10 @@ def _averaging(state: dict):
 
     import arxiv_reco.train as train
 
-    history_callback, project = train._history_callback, train.add_teacher_projection
+    # the unpatched functions, kept from the first call: a second seed in one process must not wrap
+    # the first seed's patch (its state, its model folders)
+    history_callback = train.__dict__.setdefault("_unpatched_history_callback", train._history_callback)
+    from arxiv_reco.projection import add_teacher_projection as project
 
     def callback(history: list[dict]):
         base = history_callback(history)
