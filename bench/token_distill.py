@@ -44,18 +44,20 @@ RIDGE = 1e-3  # the per-batch map's penalty, a share of the mean student-state v
 WEIGHTS = {"tokens": 1.0, "tokens-quarter": 0.25}  # in units of --calibrate's weight (equal pull at the start)
 
 
-def teacher_tokens(texts: list[str], cache: Path):
+def teacher_tokens(texts: list[str], folder: Path):
     """The teacher's last-layer token states for each text's first STUDENT_SEQ positions, (n, 128, 768)
-    float16, cached: about 5 minutes for 1,300 papers on 2 cores."""
+    float16, cached in ``folder`` under a digest of the texts (a cache is never read for other
+    texts): about 5 minutes for 1,300 papers on 2 cores."""
+    import hashlib
+
     import numpy as np
 
     from arxiv_reco.config import DEFAULT_TEACHER_MODEL
     from arxiv_reco.models import load_model
 
+    cache = folder / f"teacher_tokens_{hashlib.sha1(chr(0).join(texts).encode()).hexdigest()[:12]}.npy"
     if cache.exists():
-        arr = np.load(cache, mmap_mode="r")
-        if arr.shape[0] == len(texts):
-            return arr
+        return np.load(cache, mmap_mode="r")
     teacher = load_model(DEFAULT_TEACHER_MODEL, max_seq_length=TEACHER_SEQ)
     arr = np.zeros((len(texts), STUDENT_SEQ, teacher.get_sentence_embedding_dimension()), np.float16)
     for i in range(0, len(texts), 64):
@@ -120,7 +122,7 @@ def _patch(state: dict):
                          teacher_vectors=None, seed=0):
         out = build(model, train_df, pair_loss_name, rank, teacher_texts, teacher_vectors, seed)
         if "distill" in out:
-            state["tokens"] = teacher_tokens(teacher_texts, state["out"] / f"teacher_tokens_{state['seed']}.npy")
+            state["tokens"] = teacher_tokens(teacher_texts, state["out"])
             where = {t: i for i, t in enumerate(teacher_texts)}
             data, _ = out["distill"]
             m = sum(c.startswith("text") for c in data.column_names)
@@ -128,7 +130,6 @@ def _patch(state: dict):
             cols["label"] = [lab + [float(where[r[f"text{k}"]]) for k in range(m)]
                              for lab, r in zip(data["label"], data.select_columns([f"text{k}" for k in range(m)]))]
             out["distill"] = (Dataset.from_dict(cols), TokenDistillLoss(model))
-        state["objectives"] = out
         return out
 
     train.build_objectives = build_objectives
