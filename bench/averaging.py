@@ -108,8 +108,7 @@ def run(data: Path, out: Path, seed: int) -> None:
 
 
 def main() -> None:
-    import numpy as np
-    from gpu_select import report
+    from gpu_select import gather, report
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(".gpu"), help="bench/gpu_select.py --prepare's folder")
@@ -121,11 +120,7 @@ def main() -> None:
     for seed in a.seeds:
         if not (a.out / f"fresh_cos_{seed}.npz").exists():  # a re-run resumes after the seeds it has
             run(a.data, a.out, seed)
-    cos = {}
-    for f in sorted(a.out.glob("fresh_cos_*.npz")):
-        with np.load(f) as z:
-            cos.update({k: z[k] for k in z.files})
-    np.savez(a.out / "fresh_cos.npz", **cos)
+    gather(a.out.glob("fresh_cos_*.npz"), a.out)
     report(a.data, a.out)
 
 

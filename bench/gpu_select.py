@@ -90,6 +90,18 @@ def pooled_share(parts: list[tuple], n_boot: int = 2000, seed: int = 0) -> tuple
     return point, float(lo), float(hi)
 
 
+def gather(files, out_dir: Path, keep=lambda key: True) -> None:
+    """Merge per-run cosine files ("name|seed" -> base and model cosines) into ``out_dir``'s
+    fresh_cos.npz, the file ``report`` reads; only keys ``keep`` accepts."""
+    import numpy as np
+
+    cos = {}
+    for f in sorted(files):
+        with np.load(f) as z:
+            cos.update({k: z[k] for k in z.files if keep(k)})
+    np.savez(out_dir / "fresh_cos.npz", **cos)
+
+
 def report(data: Path, out_dir: Path, gain: float = 0.002) -> None:
     """--select's figures, here after the run: each run's share of the base-to-ceiling Spearman gap
     on its seed's fresh pairs, each knob against the default on the same pairs (paired bootstrap),

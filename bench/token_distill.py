@@ -202,8 +202,7 @@ def run(data: Path, out: Path, seed: int, name: str, weight: float) -> None:
 
 
 def main() -> None:
-    import numpy as np
-    from gpu_select import report
+    from gpu_select import gather, report
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(".gpu"), help="bench/gpu_select.py --prepare's folder")
@@ -225,11 +224,8 @@ def main() -> None:
         for seed in a.seeds:
             if not (a.out / f"fresh_cos_{name}_{seed}.npz").exists():  # a re-run resumes
                 run(a.data, a.out, seed, name, WEIGHTS[name] * a.unit)
-    cos = {}
-    for f in sorted([*a.out.glob("fresh_cos_*_*.npz"), *(a.default.glob("fresh_cos_*.npz") if a.default else [])]):
-        with np.load(f) as z:
-            cos.update({k: z[k] for k in z.files if k.startswith(("default|", *(f"{n}|" for n in WEIGHTS)))})
-    np.savez(a.out / "fresh_cos.npz", **cos)
+    gather([*a.out.glob("fresh_cos_*_*.npz"), *(a.default.glob("fresh_cos_*.npz") if a.default else [])],
+           a.out, keep=lambda k: k.startswith(("default|", *(f"{n}|" for n in WEIGHTS))))
     report(a.data, a.out)
 
 
