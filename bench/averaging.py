@@ -82,7 +82,7 @@ def _averaging(state: dict):
 def run(data: Path, out: Path, seed: int) -> None:
     """One training on ``seed``'s labels; every candidate measured on its fresh pairs, saved for the report."""
     import numpy as np
-    from gpu import _read, _setup
+    from gpu import _read, _setup, save_cos
 
     from arxiv_reco.config import DEFAULT_BASE_MODEL, SAMPLE_PAPERS
     from arxiv_reco.evaluate import measure
@@ -103,7 +103,7 @@ def run(data: Path, out: Path, seed: int) -> None:
     ev = measure(models, papers, labels)
     print(ev.table[["spearman", "category_ndcg@10"]].round(4).to_string(), flush=True)
     fresh = measure(models, None, _read(data / f"fresh_{seed}.csv.gz", papers).assign(split="test"))
-    np.savez(out / f"fresh_cos_{seed}.npz", **{f"{n}|{seed}": np.array(
+    save_cos(out / f"fresh_cos_{seed}.npz", {f"{n}|{seed}": np.array(
         [fresh.pair_cos["base @128"], fresh.pair_cos[n]], np.float32) for n in names})
 
 

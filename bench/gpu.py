@@ -118,6 +118,17 @@ def _read(path: Path, papers):
     return df
 
 
+def save_cos(path: Path, cos: dict) -> None:
+    """Write fresh-pair cosines ("name|seed" -> base and model cosines) atomically: the scripts resume
+    by whether this file exists, so a run killed while writing must not leave a half-written one."""
+    import numpy as np
+
+    from arxiv_reco.artifacts import replace_file
+
+    with replace_file(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **cos)
+
+
 def _setup(data: Path):
     """In a worker: the prepared teacher vectors stand in for the teacher model."""
     import numpy as np
@@ -293,7 +304,7 @@ def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None,
             ev = r.pop("evaluation")
             if "fresh_cos" in r:
                 fresh[f"{r['name']}|{r['seed']}"] = np.array([r["fresh_cos"]["base"], r.pop("fresh_cos")["model"]], np.float32)
-                np.savez(out_dir / "fresh_cos.npz", **fresh)
+                save_cos(out_dir / "fresh_cos.npz", fresh)
             evals.setdefault(r["seed"], []).append(ev)
             r.update({k: round(float(v), 4) for k, v in ev.table.loc[r["name"], ["spearman", "category_ndcg@10"]].items()})
             results.append(r)

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu import PAIRS, SEEDS, SELECT_SEEDS, _read  # noqa: E402
+from gpu import PAIRS, SEEDS, SELECT_SEEDS, _read, save_cos  # noqa: E402
 
 
 def prepare(folder: Path, seeds: tuple[int, ...] = (*SELECT_SEEDS, *SEEDS)) -> None:
@@ -99,7 +99,7 @@ def gather(files, out_dir: Path, keep=lambda key: True) -> None:
     for f in sorted(files):
         with np.load(f) as z:
             cos.update({k: z[k] for k in z.files if keep(k)})
-    np.savez(out_dir / "fresh_cos.npz", **cos)
+    save_cos(out_dir / "fresh_cos.npz", cos)
 
 
 def report(data: Path, out_dir: Path, gain: float = 0.002) -> None:

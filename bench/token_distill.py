@@ -175,7 +175,7 @@ def calibrate(data: Path, out: Path, seed: int = 2) -> float:
 def run(data: Path, out: Path, seed: int, name: str, weight: float) -> None:
     """One training of candidate ``name`` on ``seed``'s labels, measured on its fresh pairs."""
     import numpy as np
-    from gpu import _read, _setup
+    from gpu import _read, _setup, save_cos
 
     from arxiv_reco.config import DEFAULT_BASE_MODEL, SAMPLE_PAPERS
     from arxiv_reco.evaluate import measure
@@ -197,8 +197,8 @@ def run(data: Path, out: Path, seed: int, name: str, weight: float) -> None:
     ev = measure(models, papers, labels)
     print(ev.table[["spearman", "category_ndcg@10"]].round(4).to_string(), flush=True)
     fresh = measure(models, None, _read(data / f"fresh_{seed}.csv.gz", papers).assign(split="test"))
-    np.savez(out / f"fresh_cos_{name}_{seed}.npz",
-             **{f"{name}|{seed}": np.array([fresh.pair_cos["base @128"], fresh.pair_cos[name]], np.float32)})
+    save_cos(out / f"fresh_cos_{name}_{seed}.npz",
+             {f"{name}|{seed}": np.array([fresh.pair_cos["base @128"], fresh.pair_cos[name]], np.float32)})
 
 
 def main() -> None:
