@@ -52,6 +52,7 @@ def teacher_tokens(texts: list[str], folder: Path):
 
     import numpy as np
 
+    from arxiv_reco.artifacts import replace_file
     from arxiv_reco.config import DEFAULT_TEACHER_MODEL
     from arxiv_reco.models import load_model
 
@@ -65,9 +66,8 @@ def teacher_tokens(texts: list[str], folder: Path):
             n = min(STUDENT_SEQ, len(t))
             arr[i + j, :n] = t[:n].float().numpy()
         print(f"  teacher tokens {min(i + 64, len(texts))}/{len(texts)}", flush=True)
-    tmp = cache.with_suffix(".tmp.npy")
-    np.save(tmp, arr)
-    tmp.replace(cache)  # a killed run leaves no half-written cache behind
+    with replace_file(cache) as tmp, open(tmp, "wb") as f:  # a killed run leaves no half-written cache
+        np.save(f, arr)
     return arr
 
 
