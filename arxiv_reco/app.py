@@ -49,9 +49,47 @@ def _slug(pid: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "-", pid)
 
 
-def _md(text: str) -> str:
-    """Plain text safe in Markdown (titles hold [brackets], *stars* and <tags>)."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", " ".join(str(text).split()))
+def _md(text) -> str:
+    """Any field as plain text in Markdown: Markdown's specials backslash-escaped, HTML's as
+    entities, so no title, id, date or category from a feed or a file becomes a link, an image
+    or a tag (gradio's sanitizer drops scripts, not outside requests).
+
+    >>> _md("<img src=x> [a](https://b)")
+    '&lt;img src=x&gt; \\[a\\]\\(https\\://b\\)'
+    """
+    text = " ".join(str("" if text is None else text).split())
+    # ":" and "@" too: gradio's renderer turns bare URLs, www. names and e-mail addresses into links
+    text = re.sub(r"([\\`*_\[\]()#|!~{}+\-.:@])", r"\\\1", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(title: str, pid: str) -> str:
+    """The title as a link to its arXiv page when ``pid`` is an arXiv id; plain text otherwise."""
+    from .corpus import canonical_id
+
+    canon = canonical_id(pid)
+    return f"[{_md(title)}](https://arxiv.org/abs/{canon})" if canon else _md(title)
+
+
+def card_markdown(paper, abstract: str | None = None) -> dict[str, str]:
+    """The Markdown of a paper's card: {"title", "meta", "abstract"}. Every field is escaped (a
+    title, id, date or category from a feed or a hand-edited file stays text); the title links to
+    arxiv.org only for a canonical arXiv id; an impossible date shows as "no date".
+
+    >>> card_markdown(index.paper("2401.01234"))["title"]
+    '[Attention Is All You Need](https://arxiv.org/abs/2401.01234)'
+    """
+    from .corpus import valid_date
+
+    pid = str(paper["id"])
+    authors = str(paper.get("authors") or "")
+    authors = authors if len(authors) < 160 else authors[:157] + "…"
+    return {
+        "title": _link(paper["title"], pid),
+        "meta": f"{_md(authors)} · {_md(valid_date(paper.get('update_date')) or 'no date')} · "
+                f"{_md(paper.get('primary_category') or '')} · arXiv:{_md(pid)}",
+        "abstract": _md(abstract or "Not stored here: read it on arXiv (the title links there)."),
+    }
 
 
 def _n(count: int, what: str) -> str:
@@ -112,17 +150,21 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
     index_dir = Path(index_dir) if index_dir else None
     abstracts = _abstract_lookup(papers, index_dir)
     since = since or default_since(index)
-    meta = index.meta
 
     def row(pid: str):
-        rows = index._rows_of_base.get(base_id(pid))
-        return meta.iloc[rows[0]] if rows else None
+        return index.paper(pid)
 
     def rated(p: dict) -> set[str]:
         return {base_id(x) for x in seed.liked + seed.disliked + p["liked"] + p["disliked"]}
 
     def load_prefs() -> dict:
-        return read_reading_list(reading_list) if reading_list else {"liked": [], "disliked": []}
+        try:
+            return read_reading_list(reading_list) if reading_list else {"liked": [], "disliked": []}
+        except ValueError as e:  # edited by hand since the page started: say so, overwrite nothing
+            raise gr.Error(str(e)) from None
+
+    if reading_list:
+        read_reading_list(reading_list)  # a file that is not a reading list: one clear error now
 
     def rate(p: dict, pid: str, how: str | None) -> dict:
         liked = [x for x in p["liked"] if x != pid] + ([pid] if how == "like" else [])
@@ -148,16 +190,12 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
             r = row(pid)
             if r is None:
                 continue
+            md = card_markdown(r, text.get(pid))
             with gr.Column(variant="panel", elem_classes=["card"], elem_id=f"{where}-card-{_slug(pid)}", key=f"{where}-{pid}"):
-                gr.Markdown(f"[{_md(r['title'])}](https://arxiv.org/abs/{pid})", elem_classes=["card-title"],
-                            key=f"{where}-t-{pid}")
-                authors = str(r["authors"] or "")
-                authors = authors if len(authors) < 160 else authors[:157] + "…"
-                gr.Markdown(f"{_md(authors)} · {r['update_date'] or 'no date'} · `{r['primary_category']}` · arXiv:{pid}",
-                            elem_classes=["card-meta"], key=f"{where}-m-{pid}")
+                gr.Markdown(md["title"], elem_classes=["card-title"], key=f"{where}-t-{pid}")
+                gr.Markdown(md["meta"], elem_classes=["card-meta"], key=f"{where}-m-{pid}")
                 with gr.Accordion("Abstract", open=False, elem_classes=["card-abstract"], key=f"{where}-a-{pid}"):
-                    gr.Markdown(_md(text.get(pid) or "Not stored here: read it on arXiv (the title links there)."),
-                                key=f"{where}-ab-{pid}")
+                    gr.Markdown(md["abstract"], key=f"{where}-ab-{pid}")
                 with gr.Row(key=f"{where}-r-{pid}"):
                     more = gr.Button("More like this", size="sm", elem_classes=["more-btn"], key=f"{where}-more-{pid}")
                     like = gr.Button("Like", size="sm", variant="primary", elem_classes=["like-btn"],
@@ -218,9 +256,9 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
                         gr.Markdown(f"**{what.capitalize()}** ({len(ids)})", elem_id=f"{what}-heading")
                         for pid in ids:
                             r = row(pid)
-                            title = _md(r["title"]) if r is not None else pid
+                            title = r["title"] if r is not None else pid
                             with gr.Row(elem_classes=[f"{what}-item"], key=f"l-{what}-{pid}"):
-                                gr.Markdown(f"[{title}](https://arxiv.org/abs/{pid}) · arXiv:{pid}", key=f"lt-{pid}")
+                                gr.Markdown(f"{_link(title, pid)} · arXiv:{_md(pid)}", key=f"lt-{pid}")
                                 forget = gr.Button("Remove", size="sm", elem_classes=["remove-btn"], key=f"rm-{pid}",
                                                    scale=0, min_width=90)
                             forget.click(lambda p, pid=pid: rate(p, pid, None), prefs, prefs)
@@ -230,21 +268,20 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
 
         go.click(search, [query, prefs], results)
         query.submit(search, [query, prefs], results)
-        export.click(lambda p: _export(p["liked"], meta, index._rows_of_base), prefs, bib)
+        export.click(lambda p: _export(p["liked"], index), prefs, bib)
         demo.load(load_prefs, None, prefs)
     return demo
 
 
-def _export(liked: list[str], meta, rows_of_base) -> str | None:
+def _export(liked: list[str], index) -> str | None:
     """The liked papers as a .bib file in a fresh temporary folder (gradio serves files from there)."""
     from .artifacts import write_text
-    from .corpus import base_id
 
-    rows = [rows_of_base[base_id(p)][0] for p in liked if base_id(p) in rows_of_base]
-    if not rows:
+    papers = index.papers(liked)
+    if papers.empty:
         return None
     path = Path(tempfile.mkdtemp(prefix="arxiv-reco-")) / "reading_list.bib"
-    return str(write_text(path, to_bibtex(meta.iloc[rows])))
+    return str(write_text(path, to_bibtex(papers)))
 
 
 def launch(demo, port: int | None = None, host: str = "127.0.0.1", inline: bool | None = None, block: bool | None = None,

@@ -56,6 +56,8 @@ def cmd_feed(args) -> int:
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  stdout stays the table/json/csv
     lib = complete_library(load_library(args.library, args.disliked), index, path, api=_api(args, settings),
                            fetch=not args.no_fetch, say=say)
+    if index.bad_dates:
+        say(f"note: {index.bad_dates:,} papers in the index have an impossible update_date (treated as missing)")
     since = args.since or default_since(index)
     df = feed(index, lib.liked, lib.disliked, since=since, until=args.until, k=args.k, method=args.method,
               categories=args.categories)

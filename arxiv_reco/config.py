@@ -6,7 +6,10 @@ overrides: ``settings = load_settings(gemini_model="gemini-2.5-flash-lite")``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import urllib.parse
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
@@ -22,9 +25,11 @@ DEFAULT_TEACHER_MODEL = "sentence-transformers/all-mpnet-base-v2"
 DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
 LABELED_CSV = "my_labeled_training_data.csv"
 FINETUNED_DIR = "finetuned-arxiv-recommender"
-ARXIV_API_URL = "http://export.arxiv.org/api/query"  # the export API's Atom feed (update, library fetches)
+ARXIV_API_URL = "https://export.arxiv.org/api/query"  # the export API's Atom feed (update, library fetches)
+GEMINI_API_URL = "https://generativelanguage.googleapis.com/"  # where the Gemini key goes, unless told otherwise
 
-# environment variable -> Settings field. The Gemini SDK's own variables are honoured too.
+# variable -> Settings field: what `.env` and the environment may set. The Gemini SDK's own key
+# variables are honoured too.
 ENV_VARS = {
     "GEMINI_API_KEY": "gemini_api_key",
     "GOOGLE_API_KEY": "gemini_api_key",
@@ -35,16 +40,38 @@ ENV_VARS = {
     "ARXIV_RECO_TEACHER_MODEL": "teacher_model",
     "ARXIV_RECO_ARXIV_API": "arxiv_api_url",
 }
+# Set only by the process environment (or a call's argument), never by a `.env` file: an endpoint
+# decides where a secret from the shell is sent, and a `.env` comes with any cloned or shared
+# folder. GOOGLE_GEMINI_BASE_URL is the SDK's own name for it.
+ENV_ONLY = {
+    "GOOGLE_GEMINI_BASE_URL": "gemini_base_url",
+}
+
+
+class SecretDropped(RuntimeError):
+    """A secret was used after a pickle or copy that, on purpose, left its value behind."""
 
 
 class Secret:
     """A value that never prints itself: safe in reprs, logs, tracebacks and notebook outputs. Not a
     str subclass on purpose: json.dumps and f-string padding read a str's characters directly."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_dropped")
 
     def __init__(self, value: str = ""):
         self._value = value.reveal() if isinstance(value, Secret) else str(value)
+        self._dropped = False
+
+    def __reduce__(self):
+        # pickling (multiprocessing, joblib, a cache) never writes the value out: the copy is a
+        # placeholder that says so the moment it is used
+        return (_dropped_secret, ())
+
+    def __copy__(self) -> Secret:
+        return self  # immutable: a copy in this process may share the value
+
+    def __deepcopy__(self, memo) -> Secret:
+        return self
 
     def __repr__(self) -> str:
         return "Secret('****')" if self._value else "Secret('')"
@@ -52,16 +79,55 @@ class Secret:
     __str__ = __repr__
 
     def __bool__(self) -> bool:
-        return bool(self._value)
+        return bool(self._value) or self._dropped
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, Secret) and (other._value, other._dropped) == (self._value, self._dropped)
 
     def __hash__(self) -> int:
         return hash(self._value)
 
     def reveal(self) -> str:
+        """The value itself, for the one call that sends it (never for printing).
+
+        >>> Secret("abc").reveal()
+        'abc'
+        """
+        if self._dropped:
+            raise SecretDropped("this secret was pickled or sent to another process, which never carries its "
+                                "value; load the settings again there (load_settings() reads .env and the "
+                                "environment)")
         return self._value
+
+
+def _dropped_secret() -> Secret:
+    secret = Secret("")
+    secret._dropped = True
+    return secret
+
+
+def check_endpoint(url: str, what: str) -> str:
+    """``url`` when it is HTTPS, or plain HTTP to this machine (a local fake or proxy); a ValueError
+    otherwise: a key or password sent over plain HTTP to another host can be read on the way.
+
+    >>> check_endpoint("https://export.arxiv.org/api/query", "the arXiv API")
+    'https://export.arxiv.org/api/query'
+    """
+    parts = urllib.parse.urlsplit(str(url).strip())
+    if parts.scheme == "https" and parts.hostname:
+        return str(url).strip()
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return str(url).strip()
+    raise ValueError(f"{what} must be an https:// URL (plain http only to this machine), not {url!r}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -75,6 +141,7 @@ class Settings:
     base_model: str = DEFAULT_BASE_MODEL
     teacher_model: str = DEFAULT_TEACHER_MODEL
     arxiv_api_url: str = ARXIV_API_URL  # a mirror, or a local fake in tests
+    gemini_base_url: str | None = None  # the environment's GOOGLE_GEMINI_BASE_URL only (ENV_ONLY)
 
     # The files passed between the steps (README: "The files between the steps"), in work_dir.
     @property
@@ -109,32 +176,47 @@ class Settings:
 def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> Settings:
     """Defaults < `.env` < environment < ``overrides``.
 
+    `.env` is read, never loaded into the process environment, and only the names in ENV_VARS are
+    taken from it; ENV_ONLY names (where the Gemini key is sent) come from the environment alone.
+    An endpoint that is not HTTPS (or plain HTTP to this machine) is refused.
+
     >>> settings = load_settings(work_dir="runs/cs")
     """
-    if env_file and Path(env_file).is_file():
-        from dotenv import load_dotenv
-
-        # override=False: a variable set in the shell wins over the file. Loading into
-        # os.environ also hands GOOGLE_GEMINI_BASE_URL and friends to the Gemini SDK.
-        load_dotenv(env_file, override=False)
     values: dict = {}
-    for var, name in ENV_VARS.items():
-        if os.environ.get(var) and name not in values:
-            values[name] = os.environ[var]
+    if env_file and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        found = {k: v for k, v in dotenv_values(env_file).items() if v}
+        ignored = sorted(set(found) & set(ENV_ONLY))
+        if ignored:
+            warnings.warn(f"{env_file}: ignored {', '.join(ignored)}: where the Gemini key is sent is set "
+                          "only in the environment (export it in your shell), never by a .env file",
+                          stacklevel=2)
+        for var, name in ENV_VARS.items():
+            if found.get(var) and name not in values:
+                values[name] = found[var]
+    from_env: dict = {}
+    for var, name in {**ENV_VARS, **ENV_ONLY}.items():
+        if os.environ.get(var) and name not in from_env:
+            from_env[name] = os.environ[var]  # a variable set in the shell wins over the file
+    values.update(from_env)
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(Settings)}
     unknown = set(values) - known
     if unknown:
         raise TypeError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    settings = Settings()
     coerced = {}
     for name, value in values.items():
         if name == "gemini_api_key":
             value = Secret(value)
         elif name in ("snapshot", "work_dir"):
             value = Path(value).expanduser()
+        elif name == "arxiv_api_url":
+            value = check_endpoint(value, "ARXIV_RECO_ARXIV_API (the arXiv API)")
+        elif name == "gemini_base_url":
+            value = check_endpoint(value, "GOOGLE_GEMINI_BASE_URL (where the Gemini key is sent)")
         coerced[name] = value
-    return replace(settings, **coerced)
+    return replace(Settings(), **coerced)
 
 
 def hf_offline() -> bool:

@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import orjson
@@ -30,6 +31,12 @@ class SnapshotFormatError(ValueError):
 
 
 _VERSION = re.compile(r"v\d+$")
+# an arXiv identifier: new style YYMM.NNNN(N) (2007-) or old style archive[.SC]/YYMMNNN, any version,
+# bare or as an arxiv.org/abs URL. Anything else is not an arXiv paper and never becomes an id here.
+_ARXIV_ID = re.compile(
+    r"(?:https?://(?:export\.)?arxiv\.org/abs/|arxiv:)?"
+    r"(?:(?P<new>\d{2}(?:0[1-9]|1[0-2])\.\d{4,5})|(?P<old>[a-z]+(?:-[a-z]+)?)(?:\.[a-z]{2})?/(?P<num>\d{2}(?:0[1-9]|1[0-2])\d{3}))"
+    r"(?:v\d{1,3})?", re.I)
 
 
 def base_id(paper_id: str) -> str:
@@ -41,6 +48,20 @@ def base_id(paper_id: str) -> str:
     return _VERSION.sub("", str(paper_id).strip())
 
 
+def canonical_id(text) -> str | None:
+    """The canonical versionless arXiv id of ``text`` (an id, any version, or its arxiv.org/abs
+    URL); None when it is not an arXiv id.
+
+    >>> canonical_id("http://arxiv.org/abs/math.GT/0309136v2"), canonical_id("2401.1)[x](y")
+    ('math/0309136', None)
+    """
+    s = str(text or "").strip()
+    m = _ARXIV_ID.fullmatch(s) if len(s) <= 80 else None
+    if m is None:
+        return None
+    return m["new"] if m["new"] else f"{m['old'].lower()}/{m['num']}"
+
+
 # ---- the text a model sees -------------------------------------------------------------------
 def clean(s: str | None) -> str:
     """Collapse whitespace and newlines (arXiv wraps titles and abstracts at ~80 columns).
@@ -49,7 +70,7 @@ def clean(s: str | None) -> str:
     lines wrap with single newlines: after the newlines become spaces, an ASCII string that is
     printable holds no other whitespace than single spaces, or it takes the general path.
     """
-    if not s:
+    if not s or not isinstance(s, str):  # None, or a Parquet null read as NaN
         return ""
     if s.isascii():
         t = s.replace("\n", " ").strip()
@@ -128,6 +149,26 @@ class CategoryFilter:
         if not date:
             return False
         return (not self.since or date >= self.since) and (not self.until or date <= self.until)
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def valid_date(value) -> str | None:
+    """The ISO date ``value`` starts with when it is a real calendar day, else None: a record's
+    impossible date (2026-13-45) is treated as missing, never an error that stops a step.
+
+    >>> valid_date("2026-11-20T18:00:00Z"), valid_date("2026-13-45")
+    ('2026-11-20', None)
+    """
+    s = str(value or "").strip()[:10]
+    if not _DATE.fullmatch(s):
+        return None
+    try:
+        date.fromisoformat(s)
+    except ValueError:
+        return None
+    return s
 
 
 def _iso(d) -> str | None:
@@ -238,6 +279,13 @@ def read_papers(path: str | os.PathLike):
     df["id"] = df["id"].astype(str)
     df["title"] = df["title"].map(clean)
     df["abstract"] = df["abstract"].map(clean)
+    empty = (df["title"] == "") | (df["abstract"] == "") | df["id"].isin(["", "None", "nan"])
+    if empty.any():  # as the snapshot loader does with such records: nothing to embed, left out
+        import warnings
+
+        warnings.warn(f"{path}: left out {int(empty.sum())} paper(s) without an id, a title or an abstract "
+                      f"(rows {(empty.to_numpy().nonzero()[0][:5]).tolist()})", stacklevel=2)
+        df = df[~empty]
     if "categories" not in df.columns:
         df["categories"] = [[] for _ in range(len(df))]
     df["categories"] = [list(c) if c is not None and not isinstance(c, str) else str(c or "").split() for c in df["categories"]]

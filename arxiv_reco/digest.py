@@ -38,9 +38,7 @@ def default_since(index, days: int = DIGEST_DAYS) -> str | None:
     """``days`` before the index's newest paper: a digest of its last week by default."""
     from datetime import date, timedelta
 
-    from .update import newest_date
-
-    newest = newest_date(index)
+    newest = index.newest_date()
     return (date.fromisoformat(newest) - timedelta(days=days)).isoformat() if newest else None
 
 

@@ -49,12 +49,17 @@ def probe_fingerprint(model) -> str:
     return hashlib.sha256(np.round(v.astype(np.float32), 3).tobytes()).hexdigest()[:16]
 
 
-def _dim(model) -> int:
+def embedding_dim(model) -> int:
+    """How many dimensions the model's vectors have.
+
+    >>> embedding_dim(model)
+    384
+    """
     for name in ("get_embedding_dimension", "get_sentence_embedding_dimension"):
         fn = getattr(model, name, None)
         if fn is not None and fn():
             return int(fn())
-    return int(np.asarray(model.encode(["x"], convert_to_numpy=True)).shape[-1])
+    return int(np.asarray(model.encode([_PROBE], convert_to_numpy=True)).shape[-1])  # the probe: spies skip it
 
 
 def _digest(texts: Sequence[str]) -> str:
@@ -102,7 +107,7 @@ def encode(
     n = len(texts)
     dtype = np.dtype(dtype)
     if n == 0:
-        return np.zeros((0, _dim(model)), dtype=dtype)
+        return np.zeros((0, embedding_dim(model)), dtype=dtype)
     pool = None
     if devices and len(devices) == 1:  # one named device: encode there
         model = model.to(devices[0]) if hasattr(model, "to") else model

@@ -156,9 +156,15 @@ def fatal_message(error, model: str) -> str:
 
 
 def make_client(settings: Settings | None = None, timeout: float = 60.0):
-    """A google-genai client for the configured key; honours GOOGLE_GEMINI_BASE_URL."""
+    """A google-genai client for the configured key, sent only to ``settings.gemini_base_url``
+    (the environment's GOOGLE_GEMINI_BASE_URL, checked by load_settings) or Google's endpoint.
+
+    >>> client = make_client(load_settings())
+    """
     from google import genai
     from google.genai import types
+
+    from .config import GEMINI_API_URL, check_endpoint
 
     settings = settings or load_settings()
     if not settings.has_gemini_key:
@@ -166,9 +172,11 @@ def make_client(settings: Settings | None = None, timeout: float = 60.0):
             "No Gemini API key. Put GEMINI_API_KEY=... in .env (see .env.example) or export it; on Colab "
             "add GEMINI_API_KEY to the notebook's secrets (key icon). Without a key, label offline with "
             "the teacher model: --labeler teacher.")
+    # always an explicit endpoint: the SDK would otherwise read one from wherever the process got it
+    base_url = check_endpoint(settings.gemini_base_url or GEMINI_API_URL, "the Gemini endpoint")
     # the key goes to the SDK, which sends it in a header; it never enters our logs or files
     return genai.Client(api_key=settings.gemini_api_key.reveal(),
-                        http_options=types.HttpOptions(timeout=int(timeout * 1000)))
+                        http_options=types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000)))
 
 
 # ---- pacing ------------------------------------------------------------------------------------

@@ -170,8 +170,14 @@ def _records(pairs) -> list[dict]:
         if missing:
             raise ValueError(f"pairs lack column(s) {sorted(missing)}; expected pairs.csv from `arxiv-reco pairs`")
         pairs = pairs.to_dict("records")
+    from .prompts import check_pair_id
+
     seen, out = set(), []
-    for p in pairs:
+    for i, p in enumerate(pairs):
+        try:
+            check_pair_id(p["pair_id"])
+        except ValueError as e:
+            raise ValueError(f"pair {i + 1} (pairs.csv line {i + 2}): {e}") from None
         if p["pair_id"] not in seen:  # a pair asked twice would be paid twice
             seen.add(p["pair_id"])
             out.append(p)
@@ -264,15 +270,26 @@ def read_labels(path: str | os.PathLike, required: Iterable[str] = ("text_a", "t
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No labels at {path}; run the labelling notebook or `arxiv-reco label` first")
-    df = pd.read_csv(path, dtype={"pair_id": str, "id_a": str, "id_b": str, "anchor": str}, keep_default_na=False,
-                     na_values=[""])
+    try:
+        df = pd.read_csv(path, dtype={"pair_id": str, "id_a": str, "id_b": str, "anchor": str},
+                         keep_default_na=False, na_values=[""], encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); save the labels CSV as UTF-8, "
+                         "as `arxiv-reco label` writes it") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise ValueError(f"{path} is not a labels CSV ({e})") from None
     if "anchor" in df.columns:
         df["anchor"] = df["anchor"].fillna("")
     return validate_labels(df, required, str(path))
 
 
 def validate_labels(df, required: Iterable[str] = ("text_a", "text_b", "score"), source: str = "labels"):
-    """The one check of a labels table: the columns exist and scores are finite in [0, 1]."""
+    """The one check of a labels table, before any model is loaded: the columns exist, scores are
+    finite in [0, 1], no text is empty, no pair_id repeats, and no paper sits in two splits (a
+    test paper trained on inflates every test figure). Each refusal names the CSV lines.
+
+    >>> validate_labels(pd.read_csv("my_labeled_training_data.csv"))
+    """
     import numpy as np
     import pandas as pd
 
@@ -281,10 +298,29 @@ def validate_labels(df, required: Iterable[str] = ("text_a", "text_b", "score"),
         raise ValueError(
             f"{source} lacks column(s) {missing} (has {list(df.columns)}); expected the CSV written by "
             f"`arxiv-reco label` with columns {', '.join(LABEL_COLUMNS)}")
+    df = df.reset_index(drop=True)
+
+    def refuse(bad, what: str) -> None:
+        bad = np.asarray(bad, dtype=bool)
+        if bad.any():
+            rows = (np.flatnonzero(bad)[:5] + 2).tolist()  # +2: header line, 1-based
+            raise ValueError(f"{source}: {int(bad.sum())} row(s) {what} (CSV lines {rows}); fix or drop those rows")
+
     scores = pd.to_numeric(df["score"], errors="coerce")
-    bad = ~np.isfinite(scores) | (scores < 0) | (scores > 1)
-    if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()  # +2: header line, 1-based
-        raise ValueError(f"{source}: {int(bad.sum())} score(s) are missing, not numbers or outside [0, 1] "
-                         f"(CSV lines {rows}); fix or drop those rows")
+    refuse(~np.isfinite(scores) | (scores < 0) | (scores > 1), "have a score missing, not a number or outside [0, 1]")
+    for col in ("text_a", "text_b"):
+        if col in df.columns:
+            refuse(df[col].isna() | (df[col].astype(str).str.strip() == ""), f"have an empty {col}")
+    if "pair_id" in df.columns:
+        refuse(df["pair_id"].duplicated(keep=False), "repeat a pair_id (one pair, one label)")
+    if {"split", "id_a", "id_b"} <= set(df.columns):
+        sides = pd.concat([df[["id_a", "split"]].set_axis(["id", "split"], axis=1),
+                           df[["id_b", "split"]].set_axis(["id", "split"], axis=1)])
+        splits = sides.groupby("id")["split"].nunique()
+        shared = set(splits[splits > 1].index)
+        if shared:
+            example = sorted(shared)[:3]
+            refuse(df["id_a"].isin(shared) | df["id_b"].isin(shared),
+                   f"hold a paper that is in more than one split ({len(shared)} papers, e.g. {', '.join(example)}); "
+                   "the split is by paper so that no test paper is trained on")
     return df.assign(score=scores.astype(float))

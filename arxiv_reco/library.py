@@ -16,9 +16,11 @@ taken where arXiv is named (a field for it, a URL, "arXiv:"), never from free te
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,12 @@ R_ABS = re.compile(r"^\s*abs/(?P<new>\d{4}\.\d{4,5})(?:v\d+)?\s*$", re.I)
 TEXT_FIELDS = ("journal", "note", "eid", "number", "pages", "howpublished", "annote", "comment")
 
 
+def _squeeze(text) -> str:
+    """Runs of whitespace as one space: every pattern's ``\\s*`` then matches at most one
+    character, so matching stays linear on any input (a line of 8,000 spaces took seconds)."""
+    return " ".join(str(text or "").split())
+
+
 def _canonical(m: re.Match) -> str:
     return m["new"] if m["new"] else f"{m['old'].lower()}/{m['oldnum']}"
 
@@ -47,7 +55,7 @@ def arxiv_id(text: str) -> str | None:
     >>> arxiv_id("https://arxiv.org/pdf/2401.01234v3.pdf")
     '2401.01234'
     """
-    text = str(text or "").strip()
+    text = _squeeze(text)
     for rx in (R_BARE, R_URL, R_DOI, R_TEXT):
         m = rx.search(text)
         if m:
@@ -61,7 +69,7 @@ def id_from_fields(fields: dict[str, str]) -> str | None:
     >>> id_from_fields({"journal": "arXiv preprint arXiv:1810.04805"})
     '1810.04805'
     """
-    f = {k.lower(): str(v) for k, v in fields.items() if v is not None}
+    f = {k.lower(): _squeeze(v) for k, v in fields.items() if v is not None}
     archive = (f.get("archiveprefix") or f.get("eprinttype") or "arxiv").strip().lower()
     candidates = [(R_BARE, f.get("eprint")) if archive == "arxiv" else (None, None), (R_BARE, f.get("arxivid")),
                   (R_DOI, f.get("doi")), (R_URL, f.get("url")), (R_URL, f.get("eprint"))]
@@ -134,9 +142,7 @@ class Library:
 
     def missing(self, index) -> list[str]:
         """Library ids the index does not hold."""
-        from .corpus import base_id
-
-        return [i for i in self.liked + self.disliked if base_id(i) not in index._rows_of_base]
+        return [i for i in self.liked + self.disliked if not index.contains(i)]
 
 
 def _title_key(title: str) -> str:
@@ -145,28 +151,63 @@ def _title_key(title: str) -> str:
 
 
 # ---- reading ----------------------------------------------------------------------------------
-def read_bibtex(text: str, source: str = "bibtex") -> tuple[list[str], list[Unmatched], int, int]:
-    """(arXiv ids in order, unmatched entries, entries read, duplicates merged) of a BibTeX text."""
+BIB_PART_BYTES = 512 << 10  # a larger .bib is parsed in parts of about this size, with a progress bar
+_AT_LINE = re.compile(r"^[ \t]*@", re.M)
+_STRING = re.compile(r"^[ \t]*@string\s*[{(].*?[})][ \t]*$", re.I | re.M | re.S)
+
+
+def _bib_parts(text: str, size: int) -> list[tuple[int, str]]:
+    """(first line number, text) of parts of about ``size`` characters, cut where an entry starts."""
+    cuts, last = [0], 0
+    for m in _AT_LINE.finditer(text):
+        if m.start() - last >= size:
+            cuts.append(m.start())
+            last = m.start()
+    cuts.append(len(text))
+    parts, line = [], 0
+    for a, b in zip(cuts, cuts[1:]):
+        parts.append((line, text[a:b]))
+        line += text.count("\n", a, b)
+    return parts
+
+
+def read_bibtex(text: str, source: str = "bibtex", part_bytes: int = BIB_PART_BYTES,
+                progress: bool | None = None) -> tuple[list[str], list[Unmatched], int, int]:
+    """(arXiv ids in order, unmatched entries, entries read, duplicates merged) of a BibTeX text.
+    A text larger than ``part_bytes`` is parsed part by part with a progress bar (bibtexparser
+    reads ~5 s a MB: a 10 MB export takes a minute); ``@string`` macros reach every part.
+
+    >>> ids, unmatched, entries, duplicates = read_bibtex(open("my.bib").read())
+    """
     import bibtexparser
     from bibtexparser.middlewares import LatexDecodingMiddleware, NormalizeFieldKeys
+    from tqdm.auto import tqdm
 
     middleware = [NormalizeFieldKeys(allow_inplace_modification=True), LatexDecodingMiddleware()]
+    parts = _bib_parts(text, part_bytes)
+    macros = "".join(m.group(0) + "\n" for m in _STRING.finditer(text)) if len(parts) > 1 else ""
+    shift = macros.count("\n")
+    entries, unmatched = [], []
     quiet = logging.getLogger("bibtexparser")
     level, quiet.level = quiet.level, logging.ERROR  # its warnings repeat what the report says
+    bar = tqdm(total=len(text), desc=f"reading {source}", unit="B", unit_scale=True, file=sys.stderr,
+               disable=not (progress if progress is not None else len(parts) > 1))
     try:
-        lib = bibtexparser.parse_string(text, append_middleware=middleware)
+        for first_line, part in parts:
+            lib = bibtexparser.parse_string(macros + part, append_middleware=middleware)
+            entries += lib.entries
+            for block in lib.failed_blocks:
+                if type(block).__name__ == "DuplicateBlockKeyBlock":
+                    # exports repeat keys; the ignored block skipped the middlewares: parse it on its own
+                    entries += bibtexparser.parse_string(block.raw, append_middleware=middleware).entries
+                elif block.start_line >= shift:  # a macro repeated for this part is the first part's to report
+                    first = block.raw.strip().splitlines()[0][:60] if block.raw.strip() else "?"
+                    unmatched.append(Unmatched(source, f"line {block.start_line - shift + first_line + 1}", "",
+                                               f"not valid BibTeX, skipped ({first!r})"))
+            bar.update(len(part))
     finally:
         quiet.level = level
-    entries = list(lib.entries)
-    unmatched: list[Unmatched] = []
-    for block in lib.failed_blocks:
-        if type(block).__name__ == "DuplicateBlockKeyBlock":
-            # exports repeat keys; the ignored block skipped the middlewares: parse it on its own
-            entries += bibtexparser.parse_string(block.raw, append_middleware=middleware).entries
-        else:
-            first = block.raw.strip().splitlines()[0][:60] if block.raw.strip() else "?"
-            unmatched.append(Unmatched(source, f"line {block.start_line + 1}", "",
-                                       f"not valid BibTeX, skipped ({first!r})"))
+        bar.close()
     ids, seen, dups = [], set(), 0
     for e in entries:
         fields = {f.key.lower(): f.value for f in e.fields}
@@ -180,6 +221,8 @@ def read_bibtex(text: str, source: str = "bibtex") -> tuple[list[str], list[Unma
         else:
             seen.add(pid)
             ids.append(pid)
+    if not entries and text.strip():
+        unmatched.append(Unmatched(source, "(the whole file)", "", "no BibTeX entry found in it"))
     return ids, unmatched, len(entries), dups
 
 
@@ -188,10 +231,12 @@ def _flat(s) -> str:
 
 
 def read_ids(items: Iterable[str], source: str = "ids") -> tuple[list[str], list[Unmatched], int, int]:
-    """(ids, unmatched, read, duplicates) of arXiv ids or URLs, one per item; '#' starts a comment."""
+    """(ids, unmatched, read, duplicates) of arXiv ids or URLs, one per item (an item may hold
+    several, comma-separated, as ``--library 2401.01234,2312.04567`` does); '#' starts a comment."""
     ids, unmatched, n, dups = [], [], 0, 0
-    for raw in items:
-        item = str(raw).split("#", 1)[0].strip()
+    pieces = (p for raw in items for p in str(raw).split("#", 1)[0].split(","))
+    for piece in pieces:
+        item = piece.strip()
         if not item:
             continue
         n += 1
@@ -218,14 +263,12 @@ def _read_source(src, label: str) -> tuple[list[str], list[str], list[Unmatched]
                                     "or a list of arXiv ids")
         ids, um, n, d = read_ids(str(src).split(","), f"{label}ids")
         return ids, [], um, n, d
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)
     name = f"{label}{path.name}"
     if path.suffix.lower() == ".json":
-        data = json.loads(text)
-        if isinstance(data, list):
-            data = {"liked": data}
-        liked, um1, n1, d1 = read_ids(data.get("liked", []), name)
-        disliked, um2, n2, d2 = read_ids(data.get("disliked", []), name)
+        data = _reading_list_data(text, path)
+        liked, um1, n1, d1 = read_ids(data["liked"], name)
+        disliked, um2, n2, d2 = read_ids(data["disliked"], name)
         return liked, disliked, um1 + um2, n1 + n2, d1 + d2
     if path.suffix.lower() == ".bib" or re.search(r"^\s*@\w+\s*[{(]", text, re.M):
         ids, um, n, d = read_bibtex(text, name)
@@ -307,14 +350,61 @@ def reading_list_path(index_dir: str | Path) -> Path:
 
 
 def read_reading_list(path: str | Path) -> dict[str, list[str]]:
-    """{"liked": [...], "disliked": [...]} saved by :func:`save_reading_list` (empty if none)."""
+    """{"liked": [...], "disliked": [...]} saved by :func:`save_reading_list` (empty if none); a
+    plain JSON list is the liked papers; what is not an arXiv id is left out (ids reach the page's
+    links, so only canonical ids pass).
+
+    >>> read_reading_list("reading_list.json")["liked"]
+    """
+    from .corpus import canonical_id
+
     try:
-        data = json.loads(Path(path).read_text())
+        data = _reading_list_data(read_text(Path(path)), Path(path))
     except FileNotFoundError:
         return {"liked": [], "disliked": []}
+    return {k: list(dict.fromkeys(i for i in map(canonical_id, data[k]) if i)) for k in ("liked", "disliked")}
+
+
+def _reading_list_data(text: str, path: Path) -> dict[str, list]:
+    """A library .json's {"liked": [...], "disliked": [...]} (a list: the liked papers)."""
+    try:
+        data = json.loads(text)
     except ValueError as e:
-        raise ValueError(f"{path} is not a reading list (JSON with 'liked' and 'disliked'): {e}") from None
-    return {"liked": [str(x) for x in data.get("liked", [])], "disliked": [str(x) for x in data.get("disliked", [])]}
+        raise ValueError(f"{path} is not valid JSON ({e}); a library .json is a list of arXiv ids or "
+                         '{"liked": [...], "disliked": [...]}') from None
+    if isinstance(data, list):
+        data = {"liked": data}
+    ok = isinstance(data, dict) and all(isinstance(data.get(k, []), list) for k in ("liked", "disliked"))
+    if not ok:
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}; a library .json is a list of arXiv ids or "
+                         '{"liked": [...], "disliked": [...]}')
+    return {k: [str(x) for x in data.get(k, []) if isinstance(x, str | int | float)] for k in ("liked", "disliked")}
+
+
+def read_text(path: Path) -> str:
+    """A library file's text in whatever Unicode encoding its byte-order mark says (UTF-8
+    otherwise, a stray byte replaced); a binary file is refused in one line.
+
+    >>> read_text(Path("my.bib"))[:9]
+    '@article{'
+    """
+    data = path.read_bytes()
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    head = data[:4096]
+    if head and head.count(0) > len(head) // 4:  # UTF-16 without a mark: every other byte is zero
+        zeros_odd = head[1::2].count(0) > head[0::2].count(0)
+        try:
+            return data.decode("utf-16-le" if zeros_odd else "utf-16-be")
+        except UnicodeDecodeError:
+            pass
+    if b"\0" in head or (head and sum(b < 9 or 13 < b < 32 for b in head) > len(head) // 10):
+        raise ValueError(f"{path} is not a text file (binary content); export your library as BibTeX (.bib) "
+                         "or list arXiv ids one per line")
+    return data.decode("utf-8", errors="replace")
 
 
 def save_reading_list(path: str | Path, liked: Sequence[str], disliked: Sequence[str]) -> Path:

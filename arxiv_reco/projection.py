@@ -73,9 +73,9 @@ def add_teacher_projection(model, texts: list[str], teacher_vectors: np.ndarray,
     import torch
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 
-    from .embed import _dim, encode
+    from .embed import embedding_dim, encode
 
-    dim = _dim(model)
+    dim = embedding_dim(model)
     need = MIN_PAPERS_PER_DIM * dim if min_papers is None else min_papers
     if len(texts) < need:
         log.info("no teacher projection: %d training papers, fewer than the %d a %d-dimensional map needs",

@@ -56,6 +56,46 @@ class PaperIndex:
         self._rows_of_base: dict[str, list[int]] = {}
         for i, b in enumerate(self._base):
             self._rows_of_base.setdefault(b, []).append(i)
+        from .corpus import valid_date
+
+        # an impossible date (2026-13-45) counts as missing: filters skip it, nothing fails on it
+        raw = self.meta["update_date"]
+        self._dates = np.array([valid_date(d) or "" for d in raw], dtype="U10")
+        self.bad_dates = int(sum(1 for d, r in zip(self._dates, raw) if not d and r is not None and str(r).strip()
+                                 and str(r) not in ("nan", "None")))
+
+    def contains(self, paper_id: str) -> bool:
+        """Whether the index holds this paper (any version of it).
+
+        >>> index.contains("2401.01234v2")
+        True
+        """
+        return base_id(paper_id) in self._rows_of_base
+
+    def paper(self, paper_id: str) -> pd.Series | None:
+        """The metadata row of a paper (any version of its id), or None when the index lacks it.
+
+        >>> index.paper("2401.01234")["title"]
+        """
+        rows = self._rows_of_base.get(base_id(paper_id))
+        return self.meta.iloc[rows[0]] if rows else None
+
+    def papers(self, ids: Iterable[str]) -> pd.DataFrame:
+        """The metadata rows of the papers of ``ids`` the index holds, in that order.
+
+        >>> to_bibtex(index.papers(reading_list["liked"]))
+        """
+        rows = [self._rows_of_base[b][0] for b in dict.fromkeys(map(base_id, ids)) if b in self._rows_of_base]
+        return self.meta.iloc[rows].reset_index(drop=True)
+
+    def newest_date(self) -> str | None:
+        """The latest valid update_date among the papers (None when none has one).
+
+        >>> index.newest_date()
+        '2026-11-27'
+        """
+        dated = [d for d in self._dates if d]
+        return max(dated) if dated else None
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -135,6 +175,14 @@ class PaperIndex:
         """Refuse a model that did not build this index (its embeddings would not compare)."""
         # the weights' digest where both sides have it (the same on any device); a probe's
         # embedding for indexes before 0.2 and for stand-ins without weights
+        from .embed import embedding_dim
+
+        dim = embedding_dim(model)
+        if self.embeddings.ndim == 2 and len(self) and self.embeddings.shape[1] != dim:
+            raise IndexMismatchError(
+                f"this index holds {self.embeddings.shape[1]}-dimensional vectors ({self.info.get('model')!r}); "
+                f"the model given makes {dim}-dimensional ones. Load the index's own model, or rebuild: "
+                "arxiv-reco index --model PATH --papers FILE --out INDEX_DIR --rebuild")
         has_weights = hasattr(torch_model(model), "parameters")
         key, got = (("model_digest", model_fingerprint(model)) if "model_digest" in self.info and has_weights
                     else ("model_fingerprint", probe_fingerprint(model)))
@@ -224,11 +272,11 @@ class PaperIndex:
 
             flt = CategoryFilter.build(categories)
             keep &= np.array([flt.category_ok(c) for c in self.meta["categories"]])
-        dates = self.meta["update_date"].astype(str)
+        dates = self._dates
         if since:
-            keep &= (dates >= str(since)).to_numpy()
+            keep &= dates >= str(since)
         if until:
-            keep &= (dates <= str(until)).to_numpy()
+            keep &= (dates != "") & (dates <= str(until))
         return keep
 
     def _top(self, queries: np.ndarray, k: int, exclude: Sequence[set[int]], mask: np.ndarray | None,

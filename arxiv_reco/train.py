@@ -251,16 +251,17 @@ def finetune(
                          f"(max_seq_length={max_seq_length}): tokens it never reads afterwards buy nothing")
     base_model = base_model or DEFAULT_BASE_MODEL
     output_dir = output_dir or FINETUNED_DIR
-    # 1. the base model
+    # 1. the labels and their split (by paper: no test paper was ever trained on), checked before
+    #    any model loads
+    df = check_labels(labels)
+    train_df, val_df, test_df = (df[df["split"] == s].reset_index(drop=True) for s in ("train", "validation", "test"))
+    log.info("pairs: %d train, %d validation, %d test", len(train_df), len(val_df), len(test_df))
+
+    # 2. the base model
     device, precision = device_and_precision()
     ref = resolve_model(base_model)
     model = load_model(ref, device=device, max_seq_length=max_seq_length)
     base_source = ref.source
-
-    # 2. the labels and their split (by paper: no test paper was ever trained on)
-    df = check_labels(labels)
-    train_df, val_df, test_df = (df[df["split"] == s].reset_index(drop=True) for s in ("train", "validation", "test"))
-    log.info("pairs: %d train, %d validation, %d test", len(train_df), len(val_df), len(test_df))
 
     # 3. the base model, before it changes
     before = measure({"tfidf": "tfidf", "base": model}, papers, df, qrels, progress=progress)

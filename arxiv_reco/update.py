@@ -41,27 +41,33 @@ class UpdateReport:
     requests: int = 0
     resumed_from: int = 0  # results already fetched by a killed run
     total: int = 0  # index size afterwards
+    dropped: int = 0  # entries whose id is not an arXiv id: never stored
+    bad_dates: int = 0  # papers of the index whose update_date is impossible: treated as missing
     added_ids: list[str] = field(default_factory=list)
+
+    def notes(self) -> str:
+        """What was set aside, if anything, in one line each."""
+        lines = []
+        if self.dropped:
+            lines.append(f"dropped {self.dropped:,} feed entries whose id is not an arXiv id")
+        if self.bad_dates:
+            lines.append(f"{self.bad_dates:,} papers in the index have an impossible update_date (treated as missing)")
+        return "".join(f"\nnote: {line}" for line in lines)
 
     def __str__(self) -> str:
         resumed = f", resumed after {self.resumed_from:,} already fetched" if self.resumed_from else ""
         if not self.added:
             return (f"{self.index}: nothing new ({self.fetched:,} papers in the window, all indexed; "
-                    f"{self.requests} requests{resumed}); left it untouched ({self.total:,} papers)")
+                    f"{self.requests} requests{resumed}); left it untouched ({self.total:,} papers)" + self.notes())
         return (f"{self.index}: added {self.added:,} new papers ({self.fetched:,} in the window, "
-                f"{self.requests} requests{resumed}); now {self.total:,} papers, old ones not re-encoded")
+                f"{self.requests} requests{resumed}); now {self.total:,} papers, old ones not re-encoded"
+                + self.notes())
 
 
 def fetch_checkpoint(index_dir: str | Path) -> Path:
     """The hidden folder beside an index where the pages of an unfinished update are kept."""
     index_dir = Path(index_dir)
     return index_dir.with_name(f".{index_dir.name}.fetch")
-
-
-def newest_date(index) -> str | None:
-    """The latest update_date among the index's papers (None when it has no dates)."""
-    dates = [d for d in index.meta["update_date"].astype(str) if d and d not in ("nan", "None")]
-    return max(dates)[:10] if dates else None
 
 
 def update_index(index_dir: str | Path, categories: str | Sequence[str], since: str | None = None,
@@ -91,26 +97,27 @@ def update_index(index_dir: str | Path, categories: str | Sequence[str], since: 
             raise ValueError(f"--since {since} is after --until {until}: nothing to fetch")
         job = {"categories": cats, "since": since, "until": until, "page_size": page_size,
                "query": category_query(cats, since, until), "total": None}
-    report = UpdateReport(index_dir, job["query"])
+    report = UpdateReport(index_dir, job["query"], bad_dates=index.bad_dates)
     papers, start = _pages(ckpt)
     report.resumed_from = start
     bar = tqdm(desc=f"arXiv {', '.join(cats)} since {job['since']}", unit="paper", disable=not show_progress,
                initial=start, total=job["total"])
     try:
         while job["total"] is None or start < job["total"]:
-            page, total = api.page(job["query"], start=start, size=job["page_size"])
-            if job["total"] != total:
-                job["total"] = bar.total = total
+            page = api.page(job["query"], start=start, size=job["page_size"])
+            if job["total"] != page.total:
+                job["total"] = bar.total = page.total
                 write_json(ckpt / "job.json", job)  # ckpt exists from here on: a kill now resumes
-            if not page:
+            if not page.entries:
                 break
-            write_json(ckpt / f"page-{start:08d}.json", page)
-            papers.extend(page)
-            start += len(page)
-            bar.update(len(page))
+            # the entries count moves the offset, whatever was dropped of them
+            write_json(ckpt / f"page-{start:08d}.json", {"entries": page.entries, "papers": page.papers})
+            papers.extend(page.papers)
+            start += page.entries
+            bar.update(page.entries)
     finally:
         bar.close()
-        report.requests = api.requests
+        report.requests, report.dropped = api.requests, api.dropped
     window = _frame(papers, cats)
     report.fetched = len(window)
     new = window[~window["id"].isin(index.meta["id"].map(base_id))]
@@ -135,7 +142,7 @@ def add_papers_by_id(index, ids: Sequence[str], api: ArxivAPI | None = None, sav
 
     >>> add_papers_by_id(index, library.missing(index), save_to="index/")
     """
-    missing = [i for i in dict.fromkeys(ids) if base_id(i) not in index._rows_of_base]
+    missing = [i for i in dict.fromkeys(ids) if not index.contains(i)]
     if not missing:
         return []
     papers = (api or ArxivAPI()).fetch_ids(missing)
@@ -170,7 +177,7 @@ def save_abstracts(index_dir: str | Path, papers: pd.DataFrame) -> Path:
 
 
 def _default_since(index, overlap_days: int) -> str:
-    newest = newest_date(index)
+    newest = index.newest_date()
     if newest is None:
         raise ValueError("this index has no dated papers to continue from; pass --since YYYY-MM-DD")
     return (date.fromisoformat(newest) - timedelta(days=overlap_days)).isoformat()
@@ -197,13 +204,15 @@ def _pages(ckpt: Path) -> tuple[list[dict], int]:
     while True:
         page = ckpt / f"page-{start:08d}.json"
         try:
-            rows = json.loads(page.read_text())
+            saved = json.loads(page.read_text())
         except (OSError, ValueError):
             return papers, start
-        if not rows:
+        if isinstance(saved, list):  # a page kept before entries were counted: one paper an entry
+            saved = {"entries": len(saved), "papers": saved}
+        if not isinstance(saved, dict) or not saved.get("entries"):
             return papers, start
-        papers.extend(rows)
-        start += len(rows)
+        papers.extend(saved.get("papers", []))
+        start += int(saved["entries"])
 
 
 def _frame(papers: list[dict], cats: list[str]) -> pd.DataFrame:

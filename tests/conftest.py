@@ -53,10 +53,21 @@ def fake(monkeypatch):
 
 
 @pytest.fixture
-def settings():
+def settings(request):
+    """Settings with the fake's key; pointed at the fake when the test has one (the endpoint is
+    read from the environment when the settings are made)."""
     from arxiv_reco.config import load_settings
 
+    if "fake" in request.fixturenames:
+        request.getfixturevalue("fake")
     return load_settings(env_file=None, gemini_api_key=KEY)
+
+
+def at(settings, fake):
+    """``settings`` sending the key to ``fake`` (a FakeGemini started by the test itself)."""
+    from dataclasses import replace
+
+    return replace(settings, gemini_base_url=fake.url)
 
 
 def fast(**kw) -> dict:

@@ -64,6 +64,12 @@ def entry_xml(rec: dict, i: int) -> str:
             + f'    <arxiv:primary_category term="{cats[0]}"/>\n{authors}  </entry>\n')
 
 
+PORTAL = """<?xml version="1.0" encoding="UTF-8"?>
+<html xmlns="http://www.w3.org/1999/xhtml"><head><title>Hotel Wi-Fi: sign in</title></head>
+<body><p>Please accept the terms to continue.</p></body></html>
+"""
+
+
 def error_feed(message: str) -> str:
     return (HEAD.format(title="error", link=quoteattr("https://arxiv.org/api/errors"), size=1, total=1, start=0)
             + f"  <entry>\n    <id>http://arxiv.org/api/errors#{escape(message.replace(' ', '_'))}</id>\n"
@@ -107,6 +113,14 @@ class FakeArxiv(Loopback):
             return 429, "Rate exceeded.", {"Retry-After": arg or "1"}
         if kind in ("slow", "hang"):
             time.sleep(float(arg or 1))
+        if kind == "portal":  # a captive portal's sign-in page, with a cheerful 200
+            return 200, PORTAL, {"Content-Type": "application/xhtml+xml"}
+        if kind == "nototal":  # an Atom feed, but not the export API's
+            return 200, HEAD.replace("  <opensearch:totalResults>{total}</opensearch:totalResults>\n", "").format(
+                title="x", link=quoteattr("https://example.org"), size=0, start=0) + "</feed>\n", {}
+        if kind == "huge":  # a valid head, then megabytes of padding
+            return 200, HEAD.format(title="x", link=quoteattr("https://example.org"), size=0, total=0, start=0) \
+                + "<!--" + "x" * (int(arg or 64) << 20) + "-->\n</feed>\n", {}
         start, size = int(params.get("start", 0)), int(params.get("max_results", 10))
         if params.get("id_list"):
             wanted = [re.sub(r"v\d+$", "", i) for i in params["id_list"].split(",")]
@@ -139,7 +153,8 @@ class FakeArxiv(Loopback):
                 data = body.encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/atom+xml; charset=utf-8")
+                    if "Content-Type" not in headers:
+                        self.send_header("Content-Type", "application/atom+xml; charset=utf-8")
                     for k, v in headers.items():
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))

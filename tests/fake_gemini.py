@@ -16,6 +16,7 @@ can tell a correct label from a swapped one. Faults are scripted:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -26,15 +27,26 @@ from collections import deque
 
 from loopback import Loopback, QuietHandler
 
-PAIR_RE = re.compile(
-    r"### pair_id: (?P<pid>\S+)\nPaper A: (?P<ta>.*)\nAbstract A: (?P<aa>.*)\nPaper B: (?P<tb>.*)\nAbstract B: (?P<ab>.*)")
-# the anchored layout: one reference paper, then its candidates
-ANCHOR_RE = re.compile(r"### Reference paper\nTitle: (?P<t>.*)\nAbstract: (?P<a>.*)")
-CANDIDATE_RE = re.compile(r"### Candidate, pair_id: (?P<pid>\S+)\nTitle: (?P<t>.*)\nAbstract: (?P<a>.*)")
 PATH_RE = re.compile(r"^/(?:v1|v1beta|v1alpha)/models/(?P<model>[^:/]+):(?P<method>\w+)$")
 WORD_RE = re.compile(r"[a-z]{4,}")
 STOP = {"this", "that", "with", "from", "which", "these", "have", "their", "such", "also", "show", "paper",
         "using", "based", "results", "there", "where", "into", "than", "both", "more", "while", "between"}
+
+
+def read_prompt(text: str) -> list[dict]:
+    """The pairs a prompt asks about, read as a model would: its JSON data lines (a pair with papers
+    "a" and "b", or in the anchored layout the REFERENCE line and one line per candidate)."""
+    data = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                data.append(json.loads(line))
+    if data and "pair_id" not in data[0]:  # the anchored layout: each candidate against the reference
+        ref = data[0]
+        return [{"pid": d["pair_id"], "ta": ref["title"], "aa": ref["abstract"], "tb": d["title"], "ab": d["abstract"]}
+                for d in data[1:] if "pair_id" in d]
+    return [{"pid": d["pair_id"], "ta": d["a"]["title"], "aa": d["a"]["abstract"], "tb": d["b"]["title"],
+             "ab": d["b"]["abstract"]} for d in data if "pair_id" in d and "a" in d]
 
 
 def _words(text: str) -> set[str]:
@@ -120,11 +132,7 @@ class FakeGemini(Loopback):
     def answer(self, model: str, body: dict, record: bool = True) -> tuple[int, dict]:
         """(status, JSON body) for a generateContent request."""
         text = "".join(p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", []))
-        found = [m.groupdict() for m in PAIR_RE.finditer(text)]
-        anchor = ANCHOR_RE.search(text)
-        if anchor:  # the anchored layout: each candidate is scored against the reference paper
-            found = [{"pid": m["pid"], "ta": anchor["t"], "aa": anchor["a"], "tb": m["t"], "ab": m["a"]}
-                     for m in CANDIDATE_RE.finditer(text)]
+        found = read_prompt(text)
         pids = [f["pid"] for f in found]
         fault = self._fault_for(pids)
         if record:

@@ -12,12 +12,15 @@ import shutil
 import socket
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 SINCE = "2026-01-01"
 TOPICS = {"cs.IR", "cs.CL", "astro-ph.GA", "math.AG", "q-bio.NC"}
+EVIL_ID = "2401.00002)[Download PDF](https://evil.example/x)("
+EVIL_TITLE = "Quokka <img src=https://evil.example/t.png> marmalade [click me](https://evil.example/a)"
 # gradio's queue trips pandas 3's deprecation warnings: theirs, not ours
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.*")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
@@ -56,6 +59,12 @@ def site(tmp_path_factory, sample_papers_df):
 
     work = tmp_path_factory.mktemp("site")
     papers = sample_papers_df[sample_papers_df["primary_category"].isin(TOPICS)].reset_index(drop=True)
+    # a hostile record, as a feed or a hand-edited file could hand it over: every field must stay text
+    evil = {"id": EVIL_ID, "title": EVIL_TITLE, "abstract": "Quokka zebra xylophone marmalade " * 8,
+            "categories": ["cs.IR"], "primary_category": "<img src=https://evil.example/c.png>",
+            "authors": "<img src=https://evil.example/a.png>", "update_date": "<b>2026-13-45</b>"}
+    papers = pd.concat([papers, pd.DataFrame([{**evil, "text": evil["title"] + ". " + evil["abstract"]}])],
+                       ignore_index=True)
     papers.to_parquet(work / "papers.parquet")
     model = load_model(MINILM, max_seq_length=32)
     PaperIndex.build(model, papers, show_progress=False, model_name=MINILM).save(work / "index")
@@ -166,6 +175,17 @@ def test_search_more_like_this_like_new_for_you_export(site):
         expect(page.locator(".disliked-item")).to_have_count(1)
         page.locator(".disliked-item .remove-btn").click()
         expect(page.locator(".disliked-item")).to_have_count(0)
+
+        # a hostile paper is shown as text: no link out, no image, no tag, nothing fetched
+        page.get_by_role("tab", name="Search").click()
+        page.locator("#query textarea, #query input").first.fill("quokka marmalade xylophone zebra")
+        page.locator("#search-btn").click()
+        expect(page.locator("#results-heading").first).to_contain_text("Results for", timeout=20_000)
+        card = page.locator("[id^=res-card-]").first
+        expect(card.locator(".card-title").first).to_contain_text("[click me](https://evil.example/a)")
+        expect(card.locator(".card-meta").first).to_contain_text("no date")
+        assert page.locator('a[href*="evil.example"]').count() == 0
+        assert page.locator('img[src*="evil.example"]').count() == 0
         browser.close()
     assert read_reading_list(work / "reading_list.json") == {"liked": [liked], "disliked": []}
     assert not outside, f"the page asked for things outside the machine: {outside[:5]}"
@@ -203,14 +223,13 @@ def test_without_gradio_the_error_says_how_to_install(monkeypatch):
 
 @pytest.mark.slow
 def test_bibtex_export_of_likes(site):
-    from arxiv_reco.app import _export
-    from arxiv_reco.library import read_bibtex
+    from arxiv_reco.library import read_bibtex, to_bibtex
 
     _, index, _, _ = site
     ids = index.meta["id"].head(3).tolist()
-    path = _export([*ids, "2412.99999"], index.meta, index._rows_of_base)  # an id not indexed is left out
-    assert read_bibtex(Path(path).read_text())[0] == ids
-    assert _export([], index.meta, index._rows_of_base) is None
+    bib = to_bibtex(index.papers([*ids, "2412.99999"]))  # an id not indexed is left out
+    assert read_bibtex(bib)[0] == ids
+    assert index.papers([]).empty
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import KEY, REPO, assert_scores_are_the_pairs_own, stored
+from conftest import KEY, REPO, assert_scores_are_the_pairs_own, at, stored
 from fake_gemini import FakeGemini
 
 import arxiv_reco.batch as batch
@@ -110,8 +110,7 @@ def test_a_killed_poller_resumes_the_same_job(settings, pairs, tmp_path, monkeyp
         assert [n for n in _job_names(store) if n.startswith("batches/")] == list(fake.batches)
 
         fake.batch_polls_pending = 0
-        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
-        summary = label_pairs_batch(pairs, store, settings=settings, **quick())
+        summary = label_pairs_batch(pairs, store, settings=at(settings, fake), **quick())
         assert len(fake.batches) == 1  # resumed, not submitted again
         assert summary.labeled == 40 and summary.batch_job == next(iter(fake.batches))
     assert (stored(store)["status"] == "ok").all()

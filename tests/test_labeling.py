@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import KEY, REPO, SAMPLE_2K, assert_scores_are_the_pairs_own, fast, stored
+from conftest import KEY, REPO, SAMPLE_2K, assert_scores_are_the_pairs_own, at, fast, stored
 from fake_gemini import FakeGemini
 
 from arxiv_reco.config import load_settings
@@ -121,16 +121,14 @@ def test_several_pairs_per_request_with_one_missing_or_repeated(fake, settings, 
 
 def test_concurrent_slow_reordered_answers_land_on_the_right_pairs(settings, pairs, tmp_path, monkeypatch):
     with FakeGemini(api_key=KEY, latency=lambda rng: rng.uniform(0, 0.15)) as fake:
-        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
-        summary = label_pairs(pairs, tmp_path / "l.sqlite", settings=settings, concurrency=12, pairs_per_request=2, **fast())
+        summary = label_pairs(pairs, tmp_path / "l.sqlite", settings=at(settings, fake), concurrency=12, pairs_per_request=2, **fast())
     assert summary.labeled == 40
     assert_scores_are_the_pairs_own(tmp_path / "l.sqlite", pairs)
 
 
 def test_client_pacing_stays_under_the_servers_rate_cap(settings, pairs, tmp_path, monkeypatch):
     with FakeGemini(api_key=KEY, rpm_cap=600) as fake:
-        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
-        summary = label_pairs(pairs.head(24), tmp_path / "l.sqlite", settings=settings, concurrency=8, rpm=600, **fast())
+        summary = label_pairs(pairs.head(24), tmp_path / "l.sqlite", settings=at(settings, fake), concurrency=8, rpm=600, **fast())
     assert summary.labeled == 24 and fake.rejected_429 == 0
 
 
@@ -161,8 +159,7 @@ def test_sigkill_mid_run_then_resume_labels_each_pair_exactly_once(settings, pai
         assert 8 <= len(labelled_before) < 40
         asked_before = len(fake.log)
 
-        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
-        summary = label_pairs(pairs, store, settings=settings, **fast())
+        summary = label_pairs(pairs, store, settings=at(settings, fake), **fast())
         asked_after = fake.requested_pairs()[asked_before:]
 
     rows = stored(store)
@@ -290,4 +287,4 @@ def test_the_anchored_layout_sends_fewer_input_tokens_per_label(anchored_pairs):
     one_by_one = plan_labeling(anchored_pairs, config=LabelConfig(prompt=PromptSpec(layout="pairs")))
     assert anchored["prompt_version"] != one_by_one["prompt_version"]
     assert anchored["input_tokens"] < 0.75 * one_by_one["input_tokens"]
-    assert "### Reference paper" in anchored["first_prompt"] and "Paper A:" in one_by_one["first_prompt"]
+    assert "\nREFERENCE\n" in anchored["first_prompt"] and "\nPAIRS\n" in one_by_one["first_prompt"]
