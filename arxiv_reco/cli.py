@@ -17,6 +17,7 @@ import logging
 import sys
 import traceback
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from .config import load_settings
@@ -124,23 +125,40 @@ def cmd_label(args) -> int:
     return 0
 
 
+def _recipe(args):
+    """The recipe this command line asks for: DEFAULT with the options given."""
+    from .recipe import DEFAULT
+
+    interpolate = args.interpolate
+    if interpolate not in (None, "auto"):
+        interpolate = float(interpolate)
+    recipe = DEFAULT.but(pair_loss=args.pair_loss, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, max_seq_length=args.max_seq_length,
+                         train_seq_length=args.train_seq_length, freeze_layers=args.freeze_layers,
+                         interpolate=interpolate)
+    if args.distill_papers is not None:  # "all" is None in the recipe, which .but() would read as "keep"
+        recipe = replace(recipe, distill_papers=None if args.distill_papers == "all" else int(args.distill_papers))
+    return recipe
+
+
 def cmd_train(args) -> int:
     from .corpus import read_papers
     from .relevance import read_qrels
-    from .train import finetune
+    from .train import check_labels, finetune
 
     settings = _settings(args, base_model=args.base_model)
+    labels = check_labels(args.labels or settings.labeled_csv)  # before anything heavy: a bad file says so at once
+    recipe = _recipe(args)
     corpus = args.papers or (settings.papers if settings.papers.exists() else None)
     papers = read_papers(corpus) if corpus else None
-    result = finetune(args.labels or settings.labeled_csv, base_model=settings.base_model,
-                      output_dir=args.out or settings.model_dir, loss=args.loss,
-                      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                      max_seq_length=args.max_seq_length, train_seq_length=args.train_seq_length, seed=args.seed,
-                      papers=papers, qrels=read_qrels(args.qrels) if args.qrels else None, push_to_hub=args.push_to_hub)
+    result = finetune(labels, papers, recipe, corpus=read_papers(args.corpus) if args.corpus else None,
+                      base_model=settings.base_model, output_dir=args.out or settings.model_dir, seed=args.seed,
+                      qrels=read_qrels(args.qrels) if args.qrels else None, push_to_hub=args.push_to_hub)
     print(f"base model: {result.base_source}; trained on {result.device} in {result.seconds:.0f}s "
-          f"({result.pairs_per_second:.1f} pairs/s)")
+          f"({result.pairs_per_second:.1f} pairs/s); recipe: {result.recipe.describe()}")
     _print_df(result.table.round(4))
     _print_comparison(result.comparison)
+    print(f"\n{result.verdict}")
     print(f"saved {result.model_dir} (model card, training_curve.png, evaluation.json)")
     return 0
 
@@ -149,17 +167,24 @@ def cmd_evaluate(args) -> int:
     from .corpus import read_papers
     from .evaluate import measure, save_report
     from .labeling import read_labels
-    from .models import load_model
+    from .models import load_model, trained_on
     from .relevance import read_qrels
 
     settings = _settings(args)
-    papers = read_papers(args.papers or settings.papers)
+    papers = read_papers(args.papers or settings.papers) if args.papers or settings.papers.exists() else None
+    corpus = read_papers(args.corpus) if args.corpus else None
+    if papers is None and corpus is None:
+        raise FileNotFoundError(f"No papers to evaluate on: pass --papers or --corpus ({settings.papers} does not exist)")
     labels = read_labels(args.labels, required=("text_a", "text_b", "score")) if args.labels else None
     models = {"tfidf": "tfidf"}
     for name in args.baseline or []:
         models[Path(name).name] = load_model(name, max_seq_length=args.max_seq_length)
     models[Path(args.model).name] = load_model(args.model, max_seq_length=args.max_seq_length)
-    evaluation = measure(models, papers, labels, read_qrels(args.qrels) if args.qrels else None)
+    seen = trained_on(args.model)  # papers the model learnt from besides the labels' pairs (distilled ones)
+    evaluation = measure(models, papers, labels, read_qrels(args.qrels) if args.qrels else None, corpus=corpus,
+                         seen=seen)
+    if seen:
+        print(f"left out {len(seen):,} papers {args.model} trained on, wherever they are in the corpus")
     _print_df(evaluation.table.round(4))
     reference = Path(args.baseline[0]).name if args.baseline else "tfidf"
     _print_comparison(evaluation.compare(reference, models=[Path(args.model).name]))
@@ -227,9 +252,10 @@ def cmd_demo(args) -> int:
                           max_seq_length=args.max_seq_length, seed=args.seed,
                           say=lambda text: print(text, flush=True))
     trained, index, papers = result.train, result.index, result.papers
-    print(f"\ntrained on {trained.device} in {trained.seconds:.0f}s; before/after on held-out papers:")
+    print(f"\ntrained on {trained.device} in {trained.seconds:.0f}s; before/after on papers no model trained on:")
     _print_df(trained.table.round(4))
     _print_comparison(trained.comparison)
+    print(f"\n{trained.verdict}")
 
     print("\na few recommendations")
     columns = ["id", "score", "category", "title"]
@@ -304,27 +330,42 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teacher-max-seq", type=int, help="tokens the teacher reads per paper (default: its own)")
     s.set_defaults(func=cmd_label)
 
-    s = sub.add_parser("train", help="fine-tune a sentence-transformer on the labels; print before/after")
+    from .recipe import DEFAULT, PAIR_LOSSES
+    from .train import HOLDOUT
+
+    s = sub.add_parser("train", help="fine-tune a sentence-transformer on the labels; before/after on unseen papers")
     s.add_argument("--labels", help="default: <work dir>/my_labeled_training_data.csv")
     s.add_argument("--out", help="default: <work dir>/finetuned-arxiv-recommender")
-    s.add_argument("--papers", help="the corpus (Parquet or JSON Lines) for the retrieval metrics; "
-                                    "default: <work dir>/papers.parquet when it exists")
+    s.add_argument("--papers", help="the corpus the pairs came from (Parquet or JSON Lines): its held-out papers are "
+                                    "evaluated on; default: <work dir>/papers.parquet when it exists")
+    s.add_argument("--corpus", help="other papers to evaluate on, none of them trained on (a later month, a "
+                                    "field's sample): the headline figure")
     s.add_argument("--qrels", help="external judgments: TSV query_id, doc_id, grade")
     s.add_argument("--base-model", help="default: $ARXIV_RECO_BASE_MODEL or sentence-transformers/all-MiniLM-L6-v2")
-    s.add_argument("--loss", choices=["cosine", "cosent", "angle"], help="default: cosine for the teacher's labels, cosent for Gemini's (train.LOSS)")
-    s.add_argument("--epochs", type=float, help="default: train.EPOCHS")
-    s.add_argument("--batch-size", type=int, help="default: train.BATCH_SIZE")
-    s.add_argument("--learning-rate", type=float, help="default: train.LEARNING_RATE")
-    s.add_argument("--max-seq-length", type=int, help="tokens the saved model reads; default: train.MAX_SEQ_LENGTH")
-    s.add_argument("--train-seq-length", type=int, help="train on fewer tokens than it reads; 128: ~3x faster on a CPU")
+    s.add_argument("--pair-loss", "--loss", dest="pair_loss", choices=PAIR_LOSSES,
+                   help="default: cosine for the teacher's labels, cosent for Gemini's")
+    s.add_argument("--epochs", type=float, help=f"passes over the labelled pairs (default: {DEFAULT.epochs:g})")
+    s.add_argument("--batch-size", type=int, help=f"default: {DEFAULT.batch_size}")
+    s.add_argument("--learning-rate", type=float, help=f"default: {DEFAULT.learning_rate:g}")
+    s.add_argument("--max-seq-length", type=int, help=f"tokens the saved model reads (default: {DEFAULT.max_seq_length})")
+    s.add_argument("--train-seq-length", type=int,
+                   help="train on fewer tokens than the model reads; 128: ~3x faster on a CPU (default: all)")
+    s.add_argument("--distill-papers", metavar="N|all", help="also distil the teacher over N unpaired papers of "
+                   f"--papers, or all of them but the {HOLDOUT:.0%}% kept unseen (default: {DEFAULT.distill_papers})")
+    s.add_argument("--freeze-layers", type=int, help=f"lower layers kept as the base has them (default: {DEFAULT.freeze_layers})")
+    s.add_argument("--interpolate", help="WiSE-FT: the tuned weights' share, or 'auto' to choose it on the validation "
+                                         "pairs (default: none)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--push-to-hub", metavar="USER/NAME", help="also upload the model to the Hugging Face Hub")
     s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("evaluate", help="evaluate a model on held-out papers against TF-IDF (and baselines)")
+    s = sub.add_parser("evaluate", help="evaluate a model on papers it never saw, against TF-IDF (and baselines)")
     s.add_argument("--model", required=True, help="a saved model folder or a hub name")
-    s.add_argument("--papers", help="the corpus (Parquet or JSON Lines); default: <work dir>/papers.parquet")
-    s.add_argument("--labels", help="my_labeled_training_data.csv: pair agreement on its test split")
+    s.add_argument("--papers", help="a corpus whose papers outside the labels' train/validation pairs are queried; "
+                                    "default: <work dir>/papers.parquet when it exists")
+    s.add_argument("--corpus", help="other papers (Parquet or JSON Lines): a fresh corpus, queried among themselves")
+    s.add_argument("--labels", help="my_labeled_training_data.csv: pair agreement on its test split, and which papers "
+                                    "were trained on")
     s.add_argument("--qrels", help="external judgments: TSV query_id, doc_id, grade")
     s.add_argument("--baseline", action="append", help="another model to compare (repeatable)")
     s.add_argument("--max-seq-length", type=int)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .embed import vectors
-from .relevance import CategoryRelevance, K, _per_query
+from .relevance import CategoryRelevance, K, per_query
 
 N_BOOT = 10_000
 
@@ -51,23 +51,39 @@ def _rowwise_cos(a, b) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-def held_out_ids(papers: pd.DataFrame, labels: pd.DataFrame | None) -> list[str]:
-    """The papers no model trained on: those in no train or validation pair."""
-    ids = papers["id"].astype(str)
+def trained_ids(labels: pd.DataFrame | None, papers: pd.DataFrame | None = None) -> set[str]:
+    """The papers a model trained on through the labels: those of any train or validation pair.
+
+    >>> len(trained_ids(labels))
+    1493
+    """
     if labels is None or "split" not in labels.columns:
-        return ids.tolist()
+        return set()
     seen = labels[labels["split"].isin(["train", "validation"])]
     if "id_a" in seen.columns:
-        trained = set(seen["id_a"].astype(str)) | set(seen["id_b"].astype(str))
-    else:  # labels without ids: their texts are the papers' own (one text recipe)
-        trained_texts = set(seen["text_a"]) | set(seen["text_b"])
-        trained = set(ids[papers["text"].isin(trained_texts)])
-    return ids[~ids.isin(trained)].tolist()
+        return set(seen["id_a"].astype(str)) | set(seen["id_b"].astype(str))
+    if papers is None:
+        return set()
+    # labels without ids: their texts are the papers' own (one text recipe)
+    texts = set(seen["text_a"]) | set(seen["text_b"])
+    return set(papers.loc[papers["text"].isin(texts), "id"].astype(str))
 
 
-def held_out_papers(papers: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
+def held_out_ids(papers: pd.DataFrame, labels: pd.DataFrame | None, seen: set[str] | frozenset = frozenset()) -> list[str]:
+    """The papers no model trained on: in no train or validation pair, and not in ``seen`` (the
+    papers fine-tuning learnt from otherwise, e.g. distilled ones).
+
+    >>> held = held_out_ids(papers, labels, seen=result.distilled)
+    """
+    ids = papers["id"].astype(str)
+    out = trained_ids(labels, papers) | set(map(str, seen))
+    return ids[~ids.isin(out)].tolist()
+
+
+def held_out_papers(papers: pd.DataFrame, labels: pd.DataFrame | None, seen: set[str] | frozenset = frozenset()
+                    ) -> pd.DataFrame:
     """The rows of ``papers`` no model trained on (see :func:`held_out_ids`)."""
-    return papers[papers["id"].astype(str).isin(set(held_out_ids(papers, labels)))].reset_index(drop=True)
+    return papers[papers["id"].astype(str).isin(set(held_out_ids(papers, labels, seen)))].reset_index(drop=True)
 
 
 # ---- one evaluation, many models -------------------------------------------------------------------
@@ -99,7 +115,7 @@ class Evaluation:
         rows = []
         for m in models:
             if m in self.pair_cos and reference in self.pair_cos and self.pair_labels is not None:
-                rows.append({"model": m, "metric": "spearman",
+                rows.append({"model": m, "against": reference, "metric": "spearman",
                              **spearman_bootstrap(self.pair_cos[reference], self.pair_cos[m], self.pair_labels,
                                                   n_boot, seed)})
             for view, per in self.per_query.items():
@@ -107,7 +123,7 @@ class Evaluation:
                     continue
                 a, b = per[reference].align(per[m], join="inner", axis=0)
                 for col in a.columns:
-                    rows.append({"model": m, "metric": f"{view}_{col}",
+                    rows.append({"model": m, "against": reference, "metric": f"{view}_{col}",
                                  **paired_bootstrap(a[col].to_numpy(float), b[col].to_numpy(float), n_boot, seed)})
         return pd.DataFrame(rows)
 
@@ -117,49 +133,67 @@ class Evaluation:
 
 def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
             qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = K, reference: str | None = None,
-            progress: bool = False) -> Evaluation:
-    """Evaluate each model (a SentenceTransformer or "tfidf") on the same held-out data.
+            progress: bool = False, corpus: pd.DataFrame | None = None,
+            seen: set[str] | frozenset = frozenset()) -> Evaluation:
+    """Evaluate each model (a SentenceTransformer or "tfidf") on the same unseen data.
 
-    Each model encodes the corpus and the test pairs' texts once, for every view. Warns
-    (CollapseWarning) when a model's cosine spread between unrelated papers falls below half of
-    ``reference``'s (default: the first model that is not TF-IDF).
+    Views, each only on papers no model trained on (in no train or validation pair of ``labels``
+    and not in ``seen``, e.g. the papers fine-tuning distilled):
+    - ``spearman``: agreement with the test pairs' labels;
+    - ``category_*``: the held-out papers of ``papers`` retrieve among themselves (queries and
+      candidates both unseen), graded by arXiv categories;
+    - ``fresh_*``: the same on ``corpus``, any other papers (a later month, another sample; a
+      paper of it that was trained on is left out);
+    - ``qrels_*``: external judgments, among the held-out papers.
+    Each model encodes every text once. Warns (CollapseWarning) when a model's cosine spread
+    between unrelated papers falls below half of ``reference``'s (default: the first model that is
+    not TF-IDF).
 
-    >>> ev = measure({"tfidf": "tfidf", "base": base, "fine-tuned": model}, papers, labels)
+    >>> ev = measure({"tfidf": "tfidf", "base": base, "fine-tuned": model}, papers, labels, corpus=fresh)
     """
     test = labels[labels["split"] == "test"] if labels is not None and "split" in labels.columns else labels
-    corpus_texts = papers["text"].tolist() if papers is not None else []
-    ids = papers["id"].astype(str).tolist() if papers is not None else []
-    held = set(held_out_ids(papers, labels)) if papers is not None else set()
-    cat_qrels = CategoryRelevance(papers, queries=held) if papers is not None else {}
-    pair_texts = pd.unique(pd.concat([test["text_a"], test["text_b"]])).tolist() if test is not None and len(test) else []
-    row_of = {t: i for i, t in enumerate(corpus_texts)}
-    extra = [t for t in pair_texts if t not in row_of]
-    row_of.update({t: len(corpus_texts) + i for i, t in enumerate(extra)})
-    ev = Evaluation(pd.DataFrame(), {"category": {}, "qrels": {}} if qrels is not None else {"category": {}},
+    out = trained_ids(labels, papers) | set(map(str, seen))
+    views: dict[str, pd.DataFrame] = {}
+    if papers is not None:
+        views["category"] = papers[~papers["id"].astype(str).isin(out)].reset_index(drop=True)
+    if corpus is not None:
+        views["fresh"] = corpus[~corpus["id"].astype(str).isin(out)].drop_duplicates("id").reset_index(drop=True)
+    judges = {v: CategoryRelevance(df) for v, df in views.items()}
+    texts: list[str] = []
+    row_of: dict[str, int] = {}
+    for t in [t for df in views.values() for t in df["text"]] + (
+            pd.concat([test["text_a"], test["text_b"]]).tolist() if test is not None and len(test) else []):
+        if t not in row_of:
+            row_of[t] = len(texts)
+            texts.append(t)
+    names = list(views) + (["qrels"] if qrels is not None and "category" in views else [])
+    ev = Evaluation(pd.DataFrame(), {v: {} for v in names},
                     pair_labels=test["score"].to_numpy(float) if test is not None and len(test) else None)
     rows = []
     for name, model in models.items():
-        emb = vectors(model, corpus_texts + extra, progress=progress) if corpus_texts or extra else None
+        emb = vectors(model, texts, progress=progress) if texts else None
         row: dict[str, object] = {"model": name}
-        if pair_texts:
+        if test is not None and len(test):
             cos = _rowwise_cos(emb[[row_of[t] for t in test["text_a"]]], emb[[row_of[t] for t in test["text_b"]]])
             ev.pair_cos[name] = cos
             row.update(_agreement(cos, ev.pair_labels))
-        if corpus_texts:
-            corpus = emb[: len(corpus_texts)]
-            per = _per_query(corpus, ids, cat_qrels, k)
-            ev.per_query["category"][name] = per
-            row.update({f"category_{c}": float(per[c].mean()) if len(per) else float("nan") for c in per.columns})
-            row["category_queries"] = len(per)
-            row.update(_unrelated(corpus, papers, held))
-            if qrels is not None:
-                per = _per_query(corpus, ids, qrels, k)
-                ev.per_query["qrels"][name] = per
-                row.update({f"qrels_{c}": float(per[c].mean()) if len(per) else float("nan") for c in per.columns})
-                row["qrels_queries"] = len(per)
+        for view, df in views.items():
+            sub = emb[[row_of[t] for t in df["text"]]]
+            ids = df["id"].astype(str).tolist()
+            per = per_query(sub, ids, judges[view], k)
+            ev.per_query[view][name] = per
+            row.update({f"{view}_{c}": float(per[c].mean()) if len(per) else float("nan") for c in per.columns})
+            row[f"{view}_queries"] = len(per)
+            if view == "category":
+                row.update(_unrelated(sub, df))
+                if qrels is not None:
+                    per = per_query(sub, ids, qrels, k)
+                    ev.per_query["qrels"][name] = per
+                    row.update({f"qrels_{c}": float(per[c].mean()) if len(per) else float("nan") for c in per.columns})
+                    row["qrels_queries"] = len(per)
         rows.append(row)
     ev.table = pd.DataFrame(rows).set_index("model")
-    _warn_collapse(ev.table, models, reference)
+    warn_collapse(ev.table, models, reference)
     return ev
 
 
@@ -181,10 +215,10 @@ def _agreement(cos: np.ndarray, labels: np.ndarray) -> dict[str, float]:
             "test_pairs": len(cos)}
 
 
-def _unrelated(emb, papers: pd.DataFrame, held: set[str], n: int = 2000, seed: int = 0) -> dict[str, float]:
-    """Mean and spread of cosine over random held-out pairs with different primary categories:
-    a collapsed model has a high mean and a small spread."""
-    rows = np.flatnonzero(papers["id"].astype(str).isin(held).to_numpy())
+def _unrelated(emb, papers: pd.DataFrame, n: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Mean and spread of cosine over random pairs of ``papers`` (rows of ``emb``) with different
+    primary categories: a collapsed model has a high mean and a small spread."""
+    rows = np.arange(len(papers))
     if len(rows) < 2:
         return {"unrelated_cos_mean": float("nan"), "unrelated_cos_std": float("nan")}
     rng = np.random.default_rng(seed)
@@ -195,7 +229,9 @@ def _unrelated(emb, papers: pd.DataFrame, held: set[str], n: int = 2000, seed: i
     return {"unrelated_cos_mean": float(np.mean(cos)), "unrelated_cos_std": float(np.std(cos))}
 
 
-def _warn_collapse(table: pd.DataFrame, models: Mapping[str, object], reference: str | None) -> None:
+def warn_collapse(table: pd.DataFrame, models: Mapping[str, object], reference: str | None) -> None:
+    """Warn (CollapseWarning) for each model whose cosine spread between unrelated papers is under
+    half of ``reference``'s (default: the first model that is not TF-IDF)."""
     if "unrelated_cos_std" not in table.columns:
         return
     ref = reference or next((n for n, m in models.items() if not _is_tfidf(m)), None)
@@ -243,7 +279,7 @@ def format_comparison(comparison: pd.DataFrame, digits: int = 3) -> pd.DataFrame
         return comparison
     f = f"{{:+.{digits}f}}"
     return pd.DataFrame({
-        "model": comparison["model"], "metric": comparison["metric"],
+        "model": comparison["model"], "against": comparison.get("against", ""), "metric": comparison["metric"],
         "reference": comparison["reference"].round(digits), "value": comparison["value"].round(digits),
         "difference [95% CI]": [f"{f.format(d)} [{f.format(lo)}, {f.format(hi)}]"
                                 for d, lo, hi in zip(comparison["diff"], comparison["ci_low"], comparison["ci_high"])],

@@ -119,3 +119,17 @@ def loaded_model(model, name: str | None = None):
         ref = resolve_model(model)
         return load_model(ref), ref.name
     return model, name
+
+
+TRAINED_ON = "trained_on.txt"  # beside a fine-tuned model's weights: the papers it learnt from
+
+
+def trained_on(model: str | Path) -> set[str]:
+    """The ids of the papers a model saved by ``finetune`` learnt from (its labelled pairs' train and
+    validation papers, and the papers it distilled); empty for any other model.
+
+    >>> len(trained_on("finetuned-arxiv-recommender"))
+    1493
+    """
+    path = Path(str(model)).expanduser() / TRAINED_ON
+    return set(path.read_text().split()) if path.is_file() else set()

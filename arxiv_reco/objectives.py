@@ -1,18 +1,21 @@
 """What fine-tuning optimises: each objective is a dataset and the loss that reads it.
 
-    objectives = build_objectives(model, train_labels, teacher_vectors=None)   # {"pairs": (dataset, loss), ...}
+    objectives = build_objectives(model, train_labels, recipe)     # {"pairs": (dataset, loss), ...}
 
 - ``pairs``: the labelled pairs' scores regressed by the pair loss (cosine, CoSENT or AnglE).
 - ``rank``: MultipleNegativesRankingLoss on (anchor, its best-scored partner, its worst-scored
   partner) from anchored labels, with every other paper in the batch as a negative too. It uses
   only the order of an anchor's scores, so it works for Gemini's rubric as for cosines.
-- ``distill``: the teacher's similarity structure over the training papers
-  (:class:`SimilarityDistillLoss`): rows of related training papers (a paper and teacher
-  neighbours at spread ranks); in every batch each paper's softmax over all the others under the
-  student matches the teacher's. It learns from every training paper, not only labelled pairs,
-  and needs the teacher's vectors (labels from the offline teacher name it).
+- ``distill``: the teacher's similarity structure over the training papers, and over more
+  corpus papers when the recipe asks (:class:`SimilarityDistillLoss`): rows of related papers (a
+  paper and teacher neighbours at spread ranks); in every batch each paper's softmax over all the
+  others under the student matches the teacher's. It learns from papers no one labelled, keeps the
+  student's own coordinates (only cosines are matched), and needs the teacher's vectors.
 
-Several objectives train together in one trainer run, their batches interleaved in proportion.
+Several objectives train together in one trainer run, their batches interleaved in proportion. A
+recipe's passes are built into the datasets (the pairs ``epochs`` times, each training paper
+``epochs`` times and each further corpus paper ``distill_passes`` times as a distillation row), so
+that the trainer runs once over everything and its learning-rate schedule spans the whole run.
 """
 
 from __future__ import annotations
@@ -25,19 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PAIR_LOSSES = {
-    "cosine": "CosineSimilarityLoss",  # regresses the label as the cosine (the original notebook's)
-    "cosent": "CoSENTLoss",  # only the order of the labels within a batch
-    "angle": "AnglELoss",  # CoSENT on angles
-}
-DISTILL_GROUP = 3  # papers per distillation row: one, and two teacher neighbours at spread ranks
-DISTILL_RANKS = ((0, 5), (5, 40))  # teacher-neighbour rank bands the neighbours are drawn from
-# 0.1 over 0.05, with the ranking off beside the distillation: held-out pair Spearman +0.003 on
-# 3,000 fresh held-out pairs on both seeds (intervals clear of 0), retrieval level, 10% less time
-DISTILL_TEMPERATURE = 0.1
-# weight of the cosine-matching term beside the softmax one: its gradient is about 80x smaller at the
-# start (measured on the bundled sample), and 50 makes the two pull about equally
-DISTILL_CALIBRATION = 50.0
+from .recipe import PAIR_LOSSES
+
 RANK_MARGIN = 0.2  # a worst partner this far below the best one is its hard negative
 
 
@@ -49,7 +41,7 @@ class SimilarityDistillLoss(nn.Module):
     the pair scores measure). Rows hold ``m`` texts; the label is their ``m`` teacher vectors,
     concatenated."""
 
-    def __init__(self, model, temperature: float = DISTILL_TEMPERATURE, calibration: float = DISTILL_CALIBRATION):
+    def __init__(self, model, temperature: float = 0.1, calibration: float = 50.0):
         super().__init__()
         self.model, self.temperature, self.calibration = model, temperature, calibration
 
@@ -75,11 +67,24 @@ class SimilarityDistillLoss(nn.Module):
         return loss
 
 
-def pairs_dataset(df: pd.DataFrame):
+def pairs_dataset(df: pd.DataFrame, passes: float = 1.0, seed: int = 0):
+    """The labelled pairs, ``passes`` times over (a fractional pass: a random part of them)."""
     from datasets import Dataset
 
-    return Dataset.from_dict({"sentence1": df["text_a"].tolist(), "sentence2": df["text_b"].tolist(),
-                              "score": df["score"].astype(float).tolist()})
+    rows = _repeat(len(df), passes, seed)
+    return Dataset.from_dict({"sentence1": df["text_a"].to_numpy()[rows].tolist(),
+                              "sentence2": df["text_b"].to_numpy()[rows].tolist(),
+                              "score": df["score"].astype(float).to_numpy()[rows].tolist()})
+
+
+def _repeat(n: int, passes: float, seed: int) -> np.ndarray:
+    """Row numbers 0..n-1, ``passes`` times over, each pass in its own random order."""
+    rng = np.random.default_rng(seed)
+    whole, part = int(passes), passes - int(passes)
+    out = [rng.permutation(n) for _ in range(whole)]
+    if part > 0:
+        out.append(rng.permutation(n)[: int(round(part * n))])
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def pair_loss(name: str, model):
@@ -129,9 +134,14 @@ def rank_dataset(df: pd.DataFrame):
                               "negative": [r[2] for r in rows]})
 
 
-def distill_dataset(texts: list[str], vectors: np.ndarray, seed: int = 0, group: int = DISTILL_GROUP):
-    """Rows of ``group`` related texts: each text once as the first, then teacher neighbours drawn
-    from the DISTILL_RANKS bands; the label is their teacher vectors, concatenated."""
+def distill_dataset(texts: list[str], vectors: np.ndarray, passes: np.ndarray | float = 1.0, seed: int = 0,
+                    group: int = 3, ranks: tuple[tuple[int, int], ...] = ((0, 5), (5, 40))):
+    """Rows of ``group`` related texts: a text, then teacher neighbours drawn from the rank bands
+    ``ranks``; the label is their teacher vectors, concatenated. Each text leads ``passes`` rows
+    (one number for all, or one per text; fractions by chance), each pass with fresh neighbours.
+
+    >>> distill_dataset(texts, teacher_vectors, passes=3)
+    """
     from datasets import Dataset
 
     from .embed import top_k_neighbors
@@ -141,12 +151,15 @@ def distill_dataset(texts: list[str], vectors: np.ndarray, seed: int = 0, group:
     if n < group:  # too few papers to group: nothing to distil
         return Dataset.from_dict({**{f"text{i}": [] for i in range(group)}, "label": []})
     # each paper's teacher neighbours, best first, in blocks (memory: block x n, not n x n)
-    order = top_k_neighbors(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), min(DISTILL_RANKS[-1][1], n - 1))
+    order = top_k_neighbors(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), min(ranks[-1][1], n - 1))
     rng = np.random.default_rng(seed)
+    passes = np.broadcast_to(np.asarray(passes, dtype=float), (n,))
+    leads = np.concatenate([np.full(int(p), i) for i, p in enumerate(passes)] +
+                           [np.flatnonzero(rng.random(n) < passes - np.floor(passes))]).astype(np.int64)
     rows = []
-    for a in rng.permutation(n).tolist():
+    for a in rng.permutation(leads).tolist():
         picks = [a]
-        for lo, hi in DISTILL_RANKS[: group - 1]:
+        for lo, hi in ranks[: group - 1]:
             lo, hi = min(lo, order.shape[1] - 1), min(hi, order.shape[1])
             picks.append(int(order[a, rng.integers(lo, max(lo + 1, hi))]))
         rows.append(picks)
@@ -155,20 +168,27 @@ def distill_dataset(texts: list[str], vectors: np.ndarray, seed: int = 0, group:
     return Dataset.from_dict(data)
 
 
-def build_objectives(model, train: pd.DataFrame, pair_loss_name: str = "cosine", rank: bool = False,
-                     teacher_texts: list[str] | None = None, teacher_vectors: np.ndarray | None = None,
+def build_objectives(model, train: pd.DataFrame, recipe, teacher_texts: list[str] | None = None,
+                     teacher_vectors: np.ndarray | None = None, passes: np.ndarray | float | None = None,
                      seed: int = 0) -> dict[str, tuple[object, nn.Module]]:
-    """{objective: (dataset, loss)} for the trainer: the pair loss always, ranking on anchored
-    labels when ``rank``, teacher distillation when the teacher's vectors are given."""
+    """{objective: (dataset, loss)} for one trainer run of a resolved ``recipe``: the pair loss
+    always, ranking on anchored labels when ``recipe.rank``, teacher distillation over
+    ``teacher_texts`` (each leading ``passes`` rows; default: the recipe's epochs) when their
+    vectors are given.
+
+    >>> build_objectives(model, train_df, DEFAULT.resolve(teacher=True, anchored=True), texts, vectors)
+    """
     from sentence_transformers.sentence_transformer import losses
 
-    out = {"pairs": (pairs_dataset(train), pair_loss(pair_loss_name, model))}
-    if rank:
+    out = {"pairs": (pairs_dataset(train, recipe.epochs, seed), pair_loss(recipe.pair_loss, model))}
+    if recipe.rank:
         data = rank_dataset(train)
         if len(data):
-            out["rank"] = (data, losses.MultipleNegativesRankingLoss(model))
+            rows = _repeat(len(data), recipe.epochs, seed)
+            out["rank"] = (data.select(rows.tolist()), losses.MultipleNegativesRankingLoss(model))
     if teacher_vectors is not None and teacher_texts:
-        data = distill_dataset(teacher_texts, teacher_vectors, seed)
+        data = distill_dataset(teacher_texts, teacher_vectors, recipe.epochs if passes is None else passes, seed,
+                               recipe.group, recipe.neighbour_ranks)
         if len(data):
-            out["distill"] = (data, SimilarityDistillLoss(model))
+            out["distill"] = (data, SimilarityDistillLoss(model, recipe.temperature, recipe.calibration))
     return out

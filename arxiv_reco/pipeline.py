@@ -111,8 +111,8 @@ def run_pipeline(work_dir: str | Path, n_papers: int = 1_000, n_pairs: int = 1_5
 
     # 4. fine-tune, with a before/after on papers no model trained on
     step(4, f"fine-tuning {settings.base_model} on {len(labels):,} labelled pairs")
-    trained = finetune(labels, base_model=settings.base_model, output_dir=settings.model_dir, epochs=epochs,
-                       max_seq_length=max_seq_length, seed=seed, papers=papers)
+    trained = finetune(labels, papers, base_model=settings.base_model, output_dir=settings.model_dir, epochs=epochs,
+                       max_seq_length=max_seq_length, seed=seed)
 
     # 5. index the corpus with the fine-tuned model
     step(5, "indexing the corpus with the fine-tuned model")

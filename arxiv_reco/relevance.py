@@ -146,8 +146,9 @@ class _ListedRelevance:
         return grades[:k], len(grades)
 
 
-def _per_query(emb, ids: list[str], qrels, k: int) -> pd.DataFrame:
-    """nDCG@k, AP@k, Recall@k for each judged query among ``ids`` (rows of ``emb``); the query
+def per_query(emb, ids: list[str], qrels, k: int) -> pd.DataFrame:
+    """nDCG@k, AP@k, Recall@k for each judged query among ``ids`` (rows of ``emb``), as a
+    DataFrame indexed by query; the query
     itself is never a result; judged documents missing from the corpus count as unretrievable.
     ``qrels``: listed judgments ({query: {doc: grade}}) or a CategoryRelevance."""
     judge = qrels if isinstance(qrels, CategoryRelevance) else _ListedRelevance(qrels, ids)
@@ -177,7 +178,7 @@ def retrieval_metrics(model, papers: pd.DataFrame, qrels: Mapping[str, Mapping[s
     nDCG uses the grade as gain; MAP and Recall count a document with grade > 0 as relevant;
     each is averaged over queries with a relevant document.
     """
-    per = _per_query(vectors(model, papers["text"].tolist()), papers["id"].astype(str).tolist(), qrels, k)
+    per = per_query(vectors(model, papers["text"].tolist()), papers["id"].astype(str).tolist(), qrels, k)
     if per.empty:
         return {f"ndcg@{k}": float("nan"), f"map@{k}": float("nan"), f"recall@{k}": float("nan"), "queries": 0}
     return {**{c: float(per[c].mean()) for c in per.columns}, "queries": len(per)}

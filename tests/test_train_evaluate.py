@@ -16,10 +16,11 @@ from arxiv_reco.corpus import paper_text
 from arxiv_reco.evaluate import CollapseWarning, evaluate_models, save_report
 from arxiv_reco.labeling import LABEL_COLUMNS, read_labels
 from arxiv_reco.pairs import sample_pairs
+from arxiv_reco.recipe import Recipe
 from arxiv_reco.relevance import (
     CategoryRelevance,
-    _per_query,
     category_qrels,
+    per_query,
     read_qrels,
     retrieval_metrics,
 )
@@ -83,12 +84,16 @@ def test_saved_model_has_card_curve_and_evaluation(trained):
     history = json.loads((d / "training_log.json").read_text())
     assert any("loss" in h for h in history) and any("eval_validation_spearman_cosine" in h for h in history)
     report = json.loads((d / "evaluation.json").read_text())
-    assert {r["model"] for r in report["models"]} == {"tfidf", "base", "fine-tuned"}
+    # like with like (the base reading the saved model's 32 tokens), and the base as shipped (256)
+    assert {r["model"] for r in report["models"]} == {"tfidf", "base", "base @256", "fine-tuned"}
+    assert {r["against"] for r in report["comparison"]} == {"base", "base @256"}
+    assert report["verdict"] in card and "reads 32 tokens" in card and "against the base reading its full 256" in card
     assert {r["metric"] for r in report["comparison"]} >= {"spearman", "category_ndcg@10"}
     assert "difference [95% CI]" in card and "| spearman |" in card
     meta = json.loads((d / "arxiv_reco.json").read_text())
     assert meta["text_recipe"] and "installed copy" in meta["base_source"]  # says which copy was used
-    assert meta["loss"] == "cosent"  # not the teacher's labels: their order counts, not their value as a cosine
+    assert meta["recipe"]["pair_loss"] == "cosent"  # not the teacher's labels: their order counts, not their value
+    assert (d / "trained_on.txt").read_text().split()  # the papers it learnt from, for a later evaluation
     assert not (d / "checkpoints").exists()
     reloaded = load_model(d)
     assert reloaded.encode(["a paper"]).shape == (1, 384)
@@ -222,11 +227,12 @@ def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "fine-tuned" in out and "tfidf" in out and "category_ndcg@10" in out and "installed copy" in out
     meta = json.loads((model_dir / "arxiv_reco.json").read_text())
-    assert meta["loss"] == "cosine"  # the teacher's labels are cosines
+    assert meta["recipe"]["pair_loss"] == "cosine"  # the teacher's labels are cosines
     # anchored pairs, but beside the teacher's distillation the anchors' ranking is off (it cost Spearman)
     assert set(meta["objectives"]) == {"pairs", "distill"}
-    assert trained_at == [16] and (meta["train_seq_length"], meta["max_seq_length"]) == (16, 32)
-    assert "trained on 16 tokens, reading 32" in (model_dir / "README.md").read_text()  # the model card says so
+    assert trained_at == [16] and (meta["recipe"]["train_seq_length"], meta["recipe"]["max_seq_length"]) == (16, 32)
+    card = (model_dir / "README.md").read_text()
+    assert "trained on 16 tokens; reads 32 tokens" in card  # the model card says so
     from arxiv_reco.models import load_model
 
     assert load_model(model_dir).max_seq_length == 32
@@ -327,11 +333,11 @@ def test_the_objectives_follow_the_labels():
         "CosineSimilarityLoss", "CoSENTLoss", "AnglELoss"]
     with pytest.raises(ValueError, match="unknown loss 'mse'; choose one of cosine, cosent, angle"):
         pair_loss("mse", Stub())
-    objectives = build_objectives(Stub(), pairs, "cosine", rank=True)
+    objectives = build_objectives(Stub(), pairs, Recipe(pair_loss="cosine", rank=True, epochs=1))
     assert set(objectives) == {"pairs", "rank"} and len(objectives["rank"][0]) == len(rows)
     vectors = np.eye(8)[np.arange(len(papers)) % 8] + 0.01
-    with_teacher = build_objectives(Stub(), pairs, "cosine", teacher_texts=papers["text"].tolist(),
-                                    teacher_vectors=vectors)
+    with_teacher = build_objectives(Stub(), pairs, Recipe(pair_loss="cosine", rank=False, epochs=1),
+                                    teacher_texts=papers["text"].tolist(), teacher_vectors=vectors)
     assert set(with_teacher) == {"pairs", "distill"} and len(with_teacher["distill"][0]) == len(papers)
     first = with_teacher["distill"][0][0]  # a paper and its teacher neighbours: the same direction
     assert np.allclose(np.array(first["label"]).reshape(3, -1)[0].argmax(), np.array(first["label"]).reshape(3, -1)[1].argmax())
@@ -371,7 +377,7 @@ def test_category_relevance_computed_on_the_fly_equals_the_listed_judgments():
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     queries = ids[::3]
     for graded in (True, False):
-        listed = _per_query(emb, ids, category_qrels(papers, queries=queries, graded=graded), 10)
-        computed = _per_query(emb, ids, CategoryRelevance(papers, queries=queries, graded=graded), 10)
+        listed = per_query(emb, ids, category_qrels(papers, queries=queries, graded=graded), 10)
+        computed = per_query(emb, ids, CategoryRelevance(papers, queries=queries, graded=graded), 10)
         assert list(listed.index) == list(computed.index) and len(listed) > 100
         assert np.allclose(listed.to_numpy(), computed.to_numpy())

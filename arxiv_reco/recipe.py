@@ -1,0 +1,118 @@
+"""A fine-tuning recipe is a value: every knob of ``finetune`` in one frozen dataclass.
+
+    result = finetune("my_labeled_training_data.csv", papers=papers)                 # DEFAULT
+    result = finetune(labels, papers=papers, recipe=DEFAULT.but(epochs=1, interpolate="auto"))
+    print(DEFAULT.describe())
+
+An experiment is another ``Recipe``, passed in (bench/quality.py builds its variants this way);
+nothing patches the package. Fields left at None are decided by the labels, where the comment
+says how; :meth:`Recipe.resolve` makes those decisions once, and the saved model records the
+resolved recipe (``arxiv_reco.json``). The measured reasons for each default are in
+docs/quality.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+# pair loss name -> sentence-transformers loss class
+PAIR_LOSSES = {
+    "cosine": "CosineSimilarityLoss",  # regresses the label as the cosine (the original notebook's)
+    "cosent": "CoSENTLoss",  # only the order of the labels within a batch
+    "angle": "AnglELoss",  # CoSENT on angles
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to fine-tune, every knob visible (None: decided by the labels, see each comment).
+
+    >>> Recipe(epochs=1, learning_rate=2e-5).epochs
+    1
+    """
+
+    # ---- what is learnt ----
+    pair_loss: str | None = None  # cosine | cosent | angle; None: cosine for the teacher's cosines, cosent for a rubric's scores
+    rank: bool | None = None  # anchors' best vs worst partner (MNRL); None: for anchored labels without a teacher
+    distill: bool | None = None  # the teacher's in-batch similarity structure; None: when there is a teacher
+    distill_papers: int | None = 0  # corpus papers outside the labelled pairs distilled too (None: every one allowed; 0: none)
+    distill_passes: float = 1.0  # passes over those extra papers (the training pairs' papers get `epochs` passes)
+    temperature: float = 0.1  # of the distillation's softmax over in-batch cosines
+    calibration: float = 50.0  # weight of its cosine-matching term (the two pull about equally at 50)
+    group: int = 3  # papers per distillation row: one, and teacher neighbours drawn from `neighbour_ranks`
+    neighbour_ranks: tuple[tuple[int, int], ...] = ((0, 5), (5, 40))
+    # ---- how long and how fast ----
+    epochs: float = 3.0  # passes over the labelled pairs
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    max_seq_length: int = 256  # tokens the saved model reads; before/after are both measured reading this many
+    train_seq_length: int | None = None  # tokens it trains on (None: max_seq_length; 128 is ~3x faster on a CPU)
+    freeze_layers: int = 0  # lower transformer layers (and the embeddings, when > 0) kept as the base has them
+    # ---- after training ----
+    interpolate: float | str | None = None  # WiSE-FT: the tuned weights' share (1: none; "auto": chosen on validation pairs)
+    project: bool | None = None  # the teacher projection; None: when >= 3 distilled papers per dimension
+
+    def __post_init__(self):
+        if self.pair_loss is not None and self.pair_loss not in PAIR_LOSSES:
+            raise ValueError(f"unknown pair_loss {self.pair_loss!r}; choose one of {', '.join(PAIR_LOSSES)}")
+        if self.train_seq_length and self.train_seq_length > self.max_seq_length:
+            raise ValueError(f"train_seq_length={self.train_seq_length} is longer than the saved model reads "
+                             f"(max_seq_length={self.max_seq_length}): tokens it never reads afterwards buy nothing")
+        if isinstance(self.interpolate, str) and self.interpolate != "auto":
+            raise ValueError(f"interpolate is a weight in [0, 1], 'auto' or None, not {self.interpolate!r}")
+        if isinstance(self.interpolate, int | float) and not 0 <= self.interpolate <= 1:
+            raise ValueError(f"interpolate must be in [0, 1], got {self.interpolate}")
+        if self.epochs <= 0 or self.batch_size < 2 or self.learning_rate <= 0 or self.group < 2:
+            raise ValueError("epochs and learning_rate must be > 0, batch_size >= 2 and group >= 2")
+
+    def but(self, **changes) -> Recipe:
+        """This recipe with some fields changed; a change that is None keeps the field (what the
+        CLI and the notebooks pass for an option left unset).
+
+        >>> DEFAULT.but(epochs=1, batch_size=None).epochs
+        1
+        """
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise TypeError(f"unknown recipe field(s) {sorted(unknown)}; a Recipe has {[f.name for f in fields(self)]}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def resolve(self, teacher: bool, anchored: bool) -> Recipe:
+        """The labels' decisions made: ``teacher`` when the labels came from (or name) a teacher
+        model, ``anchored`` when their pairs share anchors.
+
+        >>> DEFAULT.resolve(teacher=True, anchored=True).pair_loss
+        'cosine'
+        """
+        distill = teacher if self.distill is None else self.distill
+        return replace(self, pair_loss=self.pair_loss or ("cosine" if teacher else "cosent"), distill=distill,
+                       rank=(anchored and not distill) if self.rank is None else self.rank,
+                       train_seq_length=self.train_seq_length or self.max_seq_length)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["neighbour_ranks"] = [list(r) for r in self.neighbour_ranks]
+        return d
+
+    def describe(self) -> str:
+        """One line of what the resolved recipe does, for the model card and the printout."""
+        parts = [f"{self.pair_loss} pair loss"]
+        if self.rank:
+            parts.append("anchors' partners ranked")
+        if self.distill:
+            extra = "" if self.distill_papers == 0 else (
+                " and every allowed corpus paper" if self.distill_papers is None else f" and {self.distill_papers:,} more corpus papers")
+            parts.append(f"the teacher's similarity structure distilled over the training papers{extra}")
+        text = " + ".join(parts) + f"; {self.epochs:g} epochs, lr {self.learning_rate:g}, batch {self.batch_size}"
+        if self.freeze_layers:
+            text += f", the lowest {self.freeze_layers} layers frozen"
+        if self.train_seq_length and self.train_seq_length < self.max_seq_length:
+            text += f", trained on {self.train_seq_length} tokens"
+        text += f"; reads {self.max_seq_length} tokens"
+        if self.interpolate not in (None, 1, 1.0):
+            text += f"; weights interpolated with the base ({self.interpolate})"
+        return text
+
+
+DEFAULT = Recipe()
