@@ -258,12 +258,14 @@ def top_k_neighbors(matrix, k: int = NEIGHBORS_K, rows=None, block: int = 2048) 
 
 
 def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE, backend: str = "auto",
-            progress: bool = False) -> np.ndarray:
+            progress: bool = False, cache: bool = False) -> np.ndarray:
     """L2-normalised vectors of ``texts``: a SentenceTransformer's embeddings, or TF-IDF's sparse
-    rows when ``model`` is "tfidf" (the two scorers evaluation compares side by side).
+    rows when ``model`` is "tfidf" (the two scorers evaluation compares side by side). ``cache``:
+    keep and reuse the model's vectors (:mod:`arxiv_reco.vector_cache`).
 
     >>> vectors("tfidf", papers["text"].tolist())
     """
     if isinstance(model, str) and model == "tfidf":
         return tfidf_matrix(texts)
-    return encode(model, list(texts), batch_size=batch_size, progress=progress, backend=backend, desc="evaluating")
+    return encode(model, list(texts), batch_size=batch_size, progress=progress, backend=backend, desc="evaluating",
+                  cache=cache)

@@ -134,7 +134,7 @@ class Evaluation:
 def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
             qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = K, reference: str | None = None,
             progress: bool = False, corpus: pd.DataFrame | None = None,
-            seen: set[str] | frozenset = frozenset()) -> Evaluation:
+            seen: set[str] | frozenset = frozenset(), cache: bool = False) -> Evaluation:
     """Evaluate each model (a SentenceTransformer or "tfidf") on the same unseen data.
 
     Views, each only on papers no model trained on (in no train or validation pair of ``labels``
@@ -147,7 +147,8 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
     - ``qrels_*``: external judgments, among the held-out papers.
     Each model encodes every text once. Warns (CollapseWarning) when a model's cosine spread
     between unrelated papers falls below half of ``reference``'s (default: the first model that is
-    not TF-IDF).
+    not TF-IDF). ``cache``: keep and reuse each model's vectors (worth it for models measured
+    again and again, as a benchmark's base and teacher are).
 
     >>> ev = measure({"tfidf": "tfidf", "base": base, "fine-tuned": model}, papers, labels, corpus=fresh)
     """
@@ -171,7 +172,7 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
                     pair_labels=test["score"].to_numpy(float) if test is not None and len(test) else None)
     rows = []
     for name, model in models.items():
-        emb = vectors(model, texts, progress=progress) if texts else None
+        emb = vectors(model, texts, progress=progress, cache=cache) if texts else None
         row: dict[str, object] = {"model": name}
         if test is not None and len(test):
             cos = _rowwise_cos(emb[[row_of[t] for t in test["text_a"]]], emb[[row_of[t] for t in test["text_b"]]])

@@ -139,7 +139,7 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
         print(f"seed {seed} {name}: {seconds:.0f}s ({meta['train_seconds']:.0f}s training), "
               f"{meta['distilled_papers']:,} papers distilled, objectives {meta['objectives']}, "
               f"interpolation {meta['interpolation']}", flush=True)
-    ev = measure(models, sample, labels, corpus=evaluation, seen=seen)
+    ev = measure(models, sample, labels, corpus=evaluation, seen=seen, cache=True)  # the teacher's are cached
     table = ev.table
     cols = [c for c in ("spearman", "fresh_ndcg@10", "fresh_map@10", "category_ndcg@10", "unrelated_cos_std")
             if c in table.columns]
