@@ -2,12 +2,15 @@
 
 The handful of calls a pipeline needs (each has a one-line example in its docstring)::
 
-    from arxiv_reco import sample_papers, sample_pairs, label_pairs, finetune, PaperIndex
+    from arxiv_reco import sample_papers, sample_pairs, label_pairs, export_labels, finetune, PaperIndex
     papers, report = sample_papers("arxiv-metadata-oai-snapshot.json", n=10_000, categories="cs.*")
-    pairs = sample_pairs(papers, n=2_000)             # anchored pairs
+    pairs = sample_pairs(papers, n=2_000)                    # anchored pairs
     summary = label_pairs(pairs, "labels.sqlite")            # Gemini; label_pairs_teacher offline
-    result = finetune("my_labeled_training_data.csv", papers=papers)
+    labels = export_labels("labels.sqlite", pairs, "my_labeled_training_data.csv")
+    result = finetune(labels, papers)                        # a Recipe value: DEFAULT.but(epochs=1)
     index = PaperIndex.build(result.model_dir, papers); index.similar("2401.01234")
+
+The layers, one subpackage each: papers, pairs, labels, training, vectors, index, reader (and cli).
 
 Names load on first use (PEP 562), so `import arxiv_reco` stays fast and the loader's worker
 processes start without pandas, torch or the Gemini SDK.
@@ -19,53 +22,44 @@ import importlib
 
 __version__ = "0.1.0"
 
+# what the notebooks and the README use; everything else is in its layer's subpackage
+# (arxiv_reco.papers, .pairs, .labels, .training, .vectors, .index, .reader)
 _EXPORTS = {
-    "load_settings": "config",
-    "CategoryFilter": "corpus",
-    "paper_text": "corpus",
-    "iter_papers": "snapshot",
-    "load_papers": "snapshot",
-    "read_papers": "corpus",
-    "sample_papers": "sampler",
-    "save_papers": "corpus",
-    "pair_report": "pairs",
-    "read_pairs": "pairs",
-    "sample_pairs": "pairs",
-    "save_pairs": "pairs",
-    "load_model": "models",
-    "resolve_model": "models",
     "notebook_settings": "config",
-    "LabelConfig": "labeling",
-    "label_config": "labeling",
-    "label_pairs": "gemini",
-    "alabel_pairs": "gemini",
-    "label_pairs_batch": "batch",
-    "label_pairs_teacher": "teacher",
-    "plan_labeling": "labeling",
-    "format_plan": "labeling",
-    "LabelStore": "store",
-    "read_labels": "labeling",
-    "export_labels": "labeling",
-    "finetune": "train",
-    "check_labels": "train",
-    "evaluate_models": "evaluate",
-    "measure": "evaluate",
-    "format_comparison": "evaluate",
-    "save_report": "evaluate",
-    "PaperIndex": "recommend",
-    "index_papers": "indexing",
-    "side_by_side": "evaluate",
-    "update_index": "update",
-    "load_library": "library",
-    "to_bibtex": "library",
-    "feed": "digest",
-    "build_app": "app",
+    "load_settings": "config",
+    "sample_papers": "papers.sampler",
+    "save_papers": "papers.corpus",
+    "read_papers": "papers.corpus",
+    "sample_pairs": "pairs.sampling",
+    "save_pairs": "pairs.sampling",
+    "pair_report": "pairs.sampling",
+    "label_config": "labels.labeling",
+    "plan_labeling": "labels.labeling",
+    "format_plan": "labels.labeling",
+    "export_labels": "labels.labeling",
+    "label_pairs": "labels.gemini",
+    "alabel_pairs": "labels.gemini",
+    "label_pairs_batch": "labels.batch",
+    "label_pairs_teacher": "labels.teacher",
+    "LabelStore": "labels.store",
     "plot_scores": "plots",
+    "Recipe": "training.recipe",
+    "DEFAULT": "training.recipe",
+    "check_labels": "training.train",
+    "finetune": "training.train",
+    "evaluate_models": "training.evaluate",
+    "measure": "training.evaluate",
+    "format_comparison": "training.evaluate",
+    "side_by_side": "training.evaluate",
+    "load_model": "vectors.models",
+    "resolve_model": "vectors.models",
+    "PaperIndex": "index.paper_index",
+    "index_papers": "index.build",
+    "update_index": "reader.update",
+    "load_library": "reader.library",
+    "feed": "reader.digest",
     "run_pipeline": "pipeline",
     "choose_labeler": "pipeline",
-    "push_model": "hub",
-    "push_labels": "hub",
-    "labels_to_dataset": "hub",
 }
 
 __all__ = sorted(_EXPORTS)

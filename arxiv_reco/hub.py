@@ -45,7 +45,7 @@ def labels_to_dataset(labels: pd.DataFrame | str | os.PathLike):
     """
     from datasets import Dataset, DatasetDict
 
-    from .labeling import read_labels, validate_labels
+    from .labels.labeling import read_labels, validate_labels
 
     df = read_labels(labels) if not isinstance(labels, pd.DataFrame) else validate_labels(labels)
     df = df.assign(score=df["score"].astype("float32"))

@@ -60,14 +60,14 @@ def run_pipeline(work_dir: str | Path, n_papers: int = 1_000, n_pairs: int = 1_5
 
     >>> result = run_pipeline("demo-output")
     """
-    from .corpus import save_papers
-    from .indexing import index_papers
-    from .labeling import export_labels
-    from .pairs import pair_report, sample_pairs, save_pairs
+    from .index.build import index_papers
+    from .labels.labeling import export_labels
+    from .labels.store import LabelStore
+    from .pairs.sampling import pair_report, sample_pairs, save_pairs
+    from .papers.corpus import save_papers
+    from .papers.sampler import sample_papers
     from .plots import plot_scores
-    from .sampler import sample_papers
-    from .store import LabelStore
-    from .train import finetune
+    from .training.train import finetune
 
     settings = settings or load_settings(work_dir=work_dir)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
@@ -94,12 +94,12 @@ def run_pipeline(work_dir: str | Path, n_papers: int = 1_000, n_pairs: int = 1_5
     who = choose_labeler(labeler, settings)
     with LabelStore(settings.label_store) as store:
         if who == "gemini":
-            from .gemini import label_pairs
+            from .labels.gemini import label_pairs
 
             step(3, f"labelling with Gemini ({settings.gemini_model}); interrupt and re-run to resume")
             summary = label_pairs(pairs, store, settings=settings)
         else:
-            from .teacher import label_pairs_teacher
+            from .labels.teacher import label_pairs_teacher
 
             step(3, f"NO GEMINI KEY: labelling offline with the teacher model {settings.teacher_model} instead "
                     "(set GEMINI_API_KEY in .env to label with Gemini)")

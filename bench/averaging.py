@@ -30,15 +30,15 @@ TAIL = 2 / 3  # the tail average starts after this fraction of the steps
 
 
 def _averaging(state: dict):
-    """Patch arxiv_reco.train so its trainer keeps the averages and each gets its projection."""
+    """Patch arxiv_reco.training.train so its trainer keeps the averages and each gets its projection."""
     import torch
 
-    import arxiv_reco.train as train
+    import arxiv_reco.training.train as train
 
     # the unpatched functions, kept from the first call: a second seed in one process must not wrap
     # the first seed's patch (its state, its model folders)
     history_callback = train.__dict__.setdefault("_unpatched_history_callback", train._history_callback)
-    from arxiv_reco.projection import add_teacher_projection as project
+    from arxiv_reco.training.projection import add_teacher_projection as project
 
     def callback(history: list[dict]):
         base = history_callback(history)
@@ -85,9 +85,9 @@ def run(data: Path, out: Path, seed: int) -> None:
     from gpu import _read, _setup, save_cos
 
     from arxiv_reco.config import DEFAULT_BASE_MODEL, SAMPLE_PAPERS
-    from arxiv_reco.evaluate import measure
-    from arxiv_reco.models import load_model
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.training.evaluate import measure
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.papers.snapshot import load_papers
 
     _setup(data)  # the prepared teacher vectors stand in for the teacher
     train = _averaging(state := {"out": out, "seed": seed})

@@ -3,7 +3,7 @@
 For MiniLM (what the index and evaluation encode) and all-mpnet-base-v2 (the offline teacher):
 papers/s of today's path (torch fp32) and of each option, the ratio, the cosine of each option's
 embeddings to the fp32 ones, and category retrieval on the bundled sample (every paper queries
-the others; graded category relevance, as `arxiv_reco.evaluate`), with the paired difference to
+the others; graded category relevance, as `arxiv_reco.training.evaluate`), with the paired difference to
 fp32 and its 95% bootstrap interval.
 
     python bench/encode.py                           # both models, all 1,990 papers (~30 min on 2 cores)
@@ -36,12 +36,12 @@ def main() -> None:
 
     import torch
 
-    from arxiv_reco.backends import fast_encoder
+    from arxiv_reco.vectors.backends import fast_encoder
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.models import load_model
-    from arxiv_reco.relevance import CategoryRelevance, _per_query
-    from arxiv_reco.snapshot import load_papers
-    from arxiv_reco.stats import paired_bootstrap
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.training.relevance import CategoryRelevance, _per_query
+    from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.training.stats import paired_bootstrap
 
     papers, _ = load_papers(SAMPLE_PAPERS, limit=args.papers)
     texts, ids = papers["text"].tolist(), papers["id"].tolist()

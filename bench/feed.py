@@ -14,7 +14,7 @@ Candidates are all papers but the library (the held-out ones among them). Metric
 recall@20 (share of the held-out papers in the top 20) and nDCG@20; and, for the digest's tail,
 off-topic@10: in a window of 300 random other papers (a "since" date's worth), the share of the
 top 10 whose primary archive (cs, math, astro-ph, ...) is none of the library's. Differences are
-paired (same libraries for both rankers), with a bootstrap 95% interval (arxiv_reco.stats).
+paired (same libraries for both rankers), with a bootstrap 95% interval (arxiv_reco.training.stats).
 
     python bench/feed.py                        # ~2 min on 2 CPU cores (embeddings cached in bench/_data)
     python bench/feed.py --max-seq 128 --c 0.01,0.1,1
@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from arxiv_reco.config import SAMPLE_PAPERS  # noqa: E402
-from arxiv_reco.digest import svm_scores  # noqa: E402
-from arxiv_reco.stats import paired_bootstrap  # noqa: E402
+from arxiv_reco.reader.digest import svm_scores  # noqa: E402
+from arxiv_reco.training.stats import paired_bootstrap  # noqa: E402
 
 BASE = "sentence-transformers/all-MiniLM-L6-v2"
 K = 20
@@ -48,8 +48,8 @@ def embeddings(texts: list[str], max_seq: int) -> np.ndarray:
         emb = np.load(cache)
         if len(emb) == len(texts):
             return emb
-    from arxiv_reco.embed import encode
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.embed import encode
+    from arxiv_reco.vectors.models import load_model
 
     emb = encode(load_model(BASE, max_seq_length=max_seq), texts, desc="embedding the sample")
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +110,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     records = [json.loads(line) for line in SAMPLE_PAPERS.read_text().splitlines()]
-    from arxiv_reco.corpus import paper_text
+    from arxiv_reco.papers.corpus import paper_text
 
     emb = embeddings([paper_text(r["title"], r["abstract"]) for r in records], args.max_seq)
     n = len(emb)

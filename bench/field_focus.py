@@ -43,14 +43,14 @@ def main() -> None:
     from arxiv_reco.config import DEFAULT_BASE_MODEL as BASE
     from arxiv_reco.config import DEFAULT_TEACHER_MODEL as TEACHER
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.evaluate import format_comparison, held_out_ids, measure
-    from arxiv_reco.labeling import export_labels
-    from arxiv_reco.models import load_model
-    from arxiv_reco.pairs import assign_splits, sample_pairs
-    from arxiv_reco.snapshot import load_papers
-    from arxiv_reco.store import LabelStore
-    from arxiv_reco.teacher import label_pairs_teacher
-    from arxiv_reco.train import finetune
+    from arxiv_reco.training.evaluate import format_comparison, held_out_ids, measure
+    from arxiv_reco.labels.labeling import export_labels
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.pairs.sampling import assign_splits, sample_pairs
+    from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.labels.store import LabelStore
+    from arxiv_reco.labels.teacher import label_pairs_teacher
+    from arxiv_reco.training.train import finetune
 
     t_start = time.perf_counter()
     work = Path(args.out)

@@ -78,14 +78,14 @@ def prepare(folder: Path) -> None:
     import pandas as pd
 
     from arxiv_reco.config import DEFAULT_BASE_MODEL, DEFAULT_TEACHER_MODEL, SAMPLE_PAPERS
-    from arxiv_reco.embed import encode
-    from arxiv_reco.labeling import export_labels
-    from arxiv_reco.models import load_model
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.snapshot import load_papers
-    from arxiv_reco.store import LabelStore
-    from arxiv_reco.teacher import label_pairs_teacher
-    from arxiv_reco.vector_cache import text_key
+    from arxiv_reco.vectors.embed import encode
+    from arxiv_reco.labels.labeling import export_labels
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.labels.store import LabelStore
+    from arxiv_reco.labels.teacher import label_pairs_teacher
+    from arxiv_reco.vectors.cache import text_key
 
     folder.mkdir(parents=True, exist_ok=True)
     papers, _ = load_papers(SAMPLE_PAPERS)
@@ -133,8 +133,8 @@ def _setup(data: Path):
     """In a worker: the prepared teacher vectors stand in for the teacher model."""
     import numpy as np
 
-    import arxiv_reco.train as train
-    from arxiv_reco.vector_cache import text_key
+    import arxiv_reco.training.train as train
+    from arxiv_reco.vectors.cache import text_key
 
     with np.load(data / "teacher_vectors.npz") as z:
         where = {k: v for k, v in zip(z["keys"].tolist(), z["vectors"])}
@@ -147,8 +147,8 @@ def _setup(data: Path):
 
 
 def _patch(p: dict) -> None:
-    import arxiv_reco.objectives as ob
-    import arxiv_reco.train as train
+    import arxiv_reco.training.objectives as ob
+    import arxiv_reco.training.train as train
 
     # the defaults were bound when the functions were defined: patch the defaults themselves
     if "temperature" in p or "calibration" in p:
@@ -179,10 +179,10 @@ def task(args: tuple) -> dict:
 
     torch.set_num_threads(max(1, (os.cpu_count() or 4) // workers))  # the cores shared among the trainings at once
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.evaluate import measure
-    from arxiv_reco.models import load_model
-    from arxiv_reco.snapshot import load_papers
-    from arxiv_reco.train import finetune
+    from arxiv_reco.training.evaluate import measure
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.training.train import finetune
 
     _setup(Path(data))
     _patch(patches)
@@ -211,10 +211,10 @@ def encoding(base: str, out: dict) -> None:
     import torch
 
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.embed import encode
-    from arxiv_reco.models import load_model
-    from arxiv_reco.search import exact_candidates
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.vectors.embed import encode
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.index.search import exact_candidates
+    from arxiv_reco.papers.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_PAPERS)
     texts = [f"{t} ({i})" for i in range(10 if not SMOKE else 1) for t in papers["text"]][: None if not SMOKE else 300]  # distinct texts: no cache can help
@@ -256,8 +256,8 @@ def run(data: Path, out_dir: Path, budget: float, only: list[str] | None = None,
     import numpy as np
     import torch
 
-    from arxiv_reco.evaluate import format_comparison
-    from arxiv_reco.models import load_model
+    from arxiv_reco.training.evaluate import format_comparison
+    from arxiv_reco.vectors.models import load_model
 
     t0 = time.perf_counter()
     out: dict = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none", "torch": torch.__version__}

@@ -38,13 +38,13 @@ def prepare(folder: Path, seeds: tuple[int, ...] = (*SELECT_SEEDS, *SEEDS)) -> N
     from quality import fresh_pairs
 
     from arxiv_reco.config import DEFAULT_TEACHER_MODEL, SAMPLE_PAPERS
-    from arxiv_reco.evaluate import measure
-    from arxiv_reco.labeling import export_labels
-    from arxiv_reco.models import load_model
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.snapshot import load_papers
-    from arxiv_reco.store import LabelStore
-    from arxiv_reco.teacher import label_pairs_teacher
+    from arxiv_reco.training.evaluate import measure
+    from arxiv_reco.labels.labeling import export_labels
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.labels.store import LabelStore
+    from arxiv_reco.labels.teacher import label_pairs_teacher
 
     papers, _ = load_papers(SAMPLE_PAPERS)
     tmp = Path(tempfile.mkdtemp())  # the label store and exports: only what the device needs goes in folder
@@ -72,7 +72,7 @@ def pooled_share(parts: list[tuple], n_boot: int = 2000, seed: int = 0) -> tuple
     (labels, base, model, ceiling) cosine tuple per seed."""
     import numpy as np
 
-    from arxiv_reco.stats import _spearman_rows
+    from arxiv_reco.training.stats import _spearman_rows
 
     rng = np.random.default_rng(seed)
 
@@ -110,7 +110,7 @@ def report(data: Path, out_dir: Path, gain: float = 0.002) -> None:
     import pandas as pd
     from scipy.stats import spearmanr
 
-    from arxiv_reco.stats import gap_share, spearman_bootstrap
+    from arxiv_reco.training.stats import gap_share, spearman_bootstrap
 
     with np.load(out_dir / "fresh_cos.npz") as z:
         cos = {(k.split("|")[0], int(k.split("|")[1])): z[k].astype(float) for k in z.files}

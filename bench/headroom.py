@@ -37,7 +37,7 @@ WINDOW = 126  # tokens of text per window: 128 less [CLS] and [SEP]
 
 def chunk_mean(model, texts: list[str]) -> np.ndarray:
     """Each text as the normalised mean of its consecutive WINDOW-token windows' embeddings."""
-    from arxiv_reco.embed import encode
+    from arxiv_reco.vectors.embed import encode
 
     tok, windows, owner = model.tokenizer, [], []
     for i, text in enumerate(texts):
@@ -78,12 +78,12 @@ def main() -> None:
     from arxiv_reco.config import DEFAULT_BASE_MODEL as BASE
     from arxiv_reco.config import DEFAULT_TEACHER_MODEL as TEACHER
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.embed import encode, tfidf_matrix
-    from arxiv_reco.evaluate import Evaluation, format_comparison, held_out_ids
-    from arxiv_reco.models import load_model
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.relevance import CategoryRelevance, _per_query
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.vectors.embed import encode, tfidf_matrix
+    from arxiv_reco.training.evaluate import Evaluation, format_comparison, held_out_ids
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.training.relevance import CategoryRelevance, _per_query
+    from arxiv_reco.papers.snapshot import load_papers
 
     t_start = time.perf_counter()
     warnings.filterwarnings("ignore")

@@ -36,7 +36,7 @@ def run(pairs, url: str, rpm: float, pairs_per_request: int, concurrency: int) -
     import os
 
     from arxiv_reco.config import load_settings
-    from arxiv_reco.gemini import label_pairs
+    from arxiv_reco.labels.gemini import label_pairs
 
     os.environ["GOOGLE_GEMINI_BASE_URL"] = url
     before = stats(url)
@@ -62,8 +62,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.papers.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_PAPERS)
     pairs = sample_pairs(papers, n=args.pairs, seed=0)

@@ -73,7 +73,7 @@ def build(path: Path, size_mb: int, clean_path: Path | None = None) -> dict:
 
 # ---- the methods (run in a child process) -------------------------------------------------
 def run_arxiv_reco(path, workers=None):
-    from arxiv_reco.sampler import sample_papers
+    from arxiv_reco.papers.sampler import sample_papers
 
     df, report = sample_papers(path, n=N, categories=CATEGORIES, seed=0, workers=workers, progress=False)
     return {"kept": len(df), "ids_hash": hashlib.sha1("\n".join(df["id"]).encode()).hexdigest()[:12], "bad": report.skipped}

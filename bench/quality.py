@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from arxiv_reco.config import DEFAULT_BASE_MODEL, DEFAULT_TEACHER_MODEL, SAMPLE_PAPERS
-from arxiv_reco.recipe import DEFAULT
+from arxiv_reco.training.recipe import DEFAULT
 
 REPO = Path(__file__).resolve().parent.parent
 FRESH = REPO.parent / "shared" / "data" / "arxiv_fresh_15k.jsonl"
@@ -73,7 +73,7 @@ def as_rubric(labels: pd.DataFrame) -> pd.DataFrame:
 
 def fresh_split(fresh_file: Path, sample: pd.DataFrame, n_eval: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(evaluation papers, distillation pool): the fresh corpus less any sample paper, shuffled once."""
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.papers.snapshot import load_papers
 
     fresh, _ = load_papers(fresh_file)
     fresh = fresh[~fresh["id"].isin(set(sample["id"]))].reset_index(drop=True)
@@ -83,8 +83,8 @@ def fresh_split(fresh_file: Path, sample: pd.DataFrame, n_eval: int) -> tuple[pd
 
 def prepare(teacher: str, sample: pd.DataFrame, evaluation: pd.DataFrame, pool: pd.DataFrame, chunk: int = 500) -> None:
     """The teacher's vectors into the vector cache, in the order the runs need them."""
-    from arxiv_reco.embed import encode
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.embed import encode
+    from arxiv_reco.vectors.models import load_model
 
     model = load_model(teacher, max_seq_length=READS)
     for name, texts in (("sample", sample["text"].tolist()), ("evaluation", evaluation["text"].tolist()),
@@ -98,10 +98,10 @@ def prepare(teacher: str, sample: pd.DataFrame, evaluation: pd.DataFrame, pool: 
 
 def labels_for(seed: int, sample: pd.DataFrame, n_pairs: int, teacher: str, work: Path) -> pd.DataFrame:
     """The seed's teacher-labelled anchored pairs (the label store is reused across runs)."""
-    from arxiv_reco.labeling import export_labels
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.store import LabelStore
-    from arxiv_reco.teacher import label_pairs_teacher
+    from arxiv_reco.labels.labeling import export_labels
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.labels.store import LabelStore
+    from arxiv_reco.labels.teacher import label_pairs_teacher
 
     pairs = sample_pairs(sample, n=n_pairs, strategy="anchored", seed=seed)
     with LabelStore(work / "teacher_labels.sqlite") as store:
@@ -110,9 +110,9 @@ def labels_for(seed: int, sample: pd.DataFrame, n_pairs: int, teacher: str, work
 
 
 def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work: Path) -> list[dict]:
-    from arxiv_reco.evaluate import format_comparison, measure
-    from arxiv_reco.models import load_model
-    from arxiv_reco.train import finetune
+    from arxiv_reco.training.evaluate import format_comparison, measure
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.training.train import finetune
 
     t = time.perf_counter()
     labels = labels_for(seed, sample, args.pairs, args.teacher, work)
@@ -179,7 +179,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "bench" / "_data" / "quality"))
     args = ap.parse_args()
 
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.papers.snapshot import load_papers
 
     t0 = time.perf_counter()
     work = Path(args.out)

@@ -26,7 +26,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from arxiv_reco.recommend import PaperIndex  # noqa: E402
+from arxiv_reco.index.paper_index import PaperIndex  # noqa: E402
 
 
 def synthetic(n: int, dim: int = 384, centres: int = 2000, noise: float = 0.06, seed: int = 0) -> np.ndarray:
@@ -78,7 +78,7 @@ def search_bench(n: int, kinds: list[str], nprobes: list[int]) -> None:
     except ImportError:
         print("faiss: not installed (pip install faiss-cpu)")
         return
-    from arxiv_reco.search import ann_bytes
+    from arxiv_reco.index.search import ann_bytes
 
     for kind in kinds:
         t = time.perf_counter()

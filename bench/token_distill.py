@@ -54,7 +54,7 @@ def teacher_tokens(texts: list[str], folder: Path):
 
     from arxiv_reco.artifacts import replace_file
     from arxiv_reco.config import DEFAULT_TEACHER_MODEL
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     cache = folder / f"teacher_tokens_{hashlib.sha1(chr(0).join(texts).encode()).hexdigest()[:12]}.npy"
     if cache.exists():
@@ -86,14 +86,14 @@ def token_residual(student, mask, target):
 
 
 def _patch(state: dict):
-    """Patch arxiv_reco.train: distillation rows carry their papers' indices, and the distillation
+    """Patch arxiv_reco.training.train: distillation rows carry their papers' indices, and the distillation
     loss adds the token term for them."""
     import numpy as np
     import torch
     from datasets import Dataset
 
-    import arxiv_reco.objectives as ob
-    import arxiv_reco.train as train
+    import arxiv_reco.training.objectives as ob
+    import arxiv_reco.training.train as train
 
     build = ob.build_objectives  # the module's own, never patched: a second seed in one process
     # must not wrap the first seed's patch (its state, its cache file, its indices in the labels)
@@ -142,10 +142,10 @@ def calibrate(data: Path, out: Path, seed: int = 2) -> float:
     import torch
     from gpu import _read, _setup
 
-    import arxiv_reco.train as train
+    import arxiv_reco.training.train as train
     from arxiv_reco.config import DEFAULT_BASE_MODEL, SAMPLE_PAPERS
-    from arxiv_reco.models import load_model
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.papers.snapshot import load_papers
 
     _setup(data)
     state = {"out": out, "seed": seed, "weight": 1.0}
@@ -178,9 +178,9 @@ def run(data: Path, out: Path, seed: int, name: str, weight: float) -> None:
     from gpu import _read, _setup, save_cos
 
     from arxiv_reco.config import DEFAULT_BASE_MODEL, SAMPLE_PAPERS
-    from arxiv_reco.evaluate import measure
-    from arxiv_reco.models import load_model
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.training.evaluate import measure
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.papers.snapshot import load_papers
 
     _setup(data)
     state = {"out": out, "seed": seed, "weight": weight}

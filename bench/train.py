@@ -33,11 +33,11 @@ def main() -> None:
     from torch.utils.data import DataLoader
 
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.corpus import paper_text
-    from arxiv_reco.models import load_model
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.snapshot import load_papers
-    from arxiv_reco.train import finetune
+    from arxiv_reco.papers.corpus import paper_text
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.training.train import finetune
 
     papers, _ = load_papers(SAMPLE_PAPERS)
     pairs = sample_pairs(papers, n=args.pairs, seed=0, splits={"train": 0.9, "validation": 0.05, "test": 0.05})

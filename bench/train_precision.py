@@ -38,11 +38,11 @@ def main() -> None:
 
     from arxiv_reco import train
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.labeling import export_labels
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.snapshot import load_papers
-    from arxiv_reco.store import LabelStore
-    from arxiv_reco.teacher import label_pairs_teacher
+    from arxiv_reco.labels.labeling import export_labels
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.labels.store import LabelStore
+    from arxiv_reco.labels.teacher import label_pairs_teacher
 
     device, precision = train.device_and_precision()
     if device != "cpu" or not precision.get("bf16"):

@@ -1,5 +1,5 @@
 """Screenshots of the page for the docs, with real data: the bundled 1,990-paper sample indexed by
-all-MiniLM-L6-v2, served by `arxiv_reco.app.serve`, driven by headless Chromium (Playwright).
+all-MiniLM-L6-v2, served by `arxiv_reco.reader.app.serve`, driven by headless Chromium (Playwright).
 
     python scripts/app_screenshot.py                 # writes docs/app.png and docs/app-new-for-you.png
 
@@ -33,11 +33,11 @@ def shot(page, dest: Path) -> None:
 def main() -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from arxiv_reco.app import serve
+    from arxiv_reco.reader.app import serve
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.indexing import index_papers
-    from arxiv_reco.models import load_model
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.index.build import index_papers
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.papers.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_PAPERS)
     model = load_model("sentence-transformers/all-MiniLM-L6-v2", max_seq_length=128)

@@ -25,7 +25,7 @@ def kaggle_records() -> list[dict]:
 @pytest.fixture(scope="session")
 def sample_papers_df():
     """The bundled 2k sample as a corpus DataFrame (loaded once)."""
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.papers.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_2K)
     return papers
@@ -38,8 +38,8 @@ KEY = "fake-gemini-key-never-printed-0123456789"
 @pytest.fixture(scope="module")
 def pairs():
     """40 mixed pairs of real papers: what the labelling tests label."""
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.papers.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_2K, limit=300)
     return sample_pairs(papers, n=40, strategy="mixed", seed=0)
@@ -76,7 +76,7 @@ def fast(**kw) -> dict:
 
 
 def stored(store_path) -> pd.DataFrame:
-    from arxiv_reco.store import LabelStore
+    from arxiv_reco.labels.store import LabelStore
 
     return LabelStore(store_path).rows()
 

@@ -64,7 +64,7 @@ def hidden_score(title_a: str, abstract_a: str, title_b: str, abstract_b: str) -
 
 def expected_score(pair: dict, abstract_tokens: int = 300) -> float:
     """What the fake answers for a pairs.csv row, through the same trimming as the prompt."""
-    from arxiv_reco.prompts import trim
+    from arxiv_reco.labels.prompts import trim
 
     return hidden_score(" ".join(pair["title_a"].split()), trim(pair["abstract_a"], abstract_tokens),
                         " ".join(pair["title_b"].split()), trim(pair["abstract_b"], abstract_tokens))

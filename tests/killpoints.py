@@ -32,7 +32,7 @@ import json, os, sys
 import torch, sentence_transformers, datasets, transformers, scipy.stats, sklearn.feature_extraction.text
 import matplotlib.figure, pandas, pyarrow.parquet
 from sentence_transformers import SentenceTransformerTrainer
-import arxiv_reco.train, arxiv_reco.evaluate, arxiv_reco.recommend, arxiv_reco.models
+import arxiv_reco.training.train, arxiv_reco.training.evaluate, arxiv_reco.index.paper_index, arxiv_reco.vectors.models
 from arxiv_reco import artifacts
 from arxiv_reco.cli import main as cli
 

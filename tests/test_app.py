@@ -53,9 +53,9 @@ def site(tmp_path_factory, sample_papers_df):
     why = _requirements()
     if why:
         pytest.skip(why)
-    from arxiv_reco.app import serve
-    from arxiv_reco.models import load_model
-    from arxiv_reco.recommend import PaperIndex
+    from arxiv_reco.reader.app import serve
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.index.paper_index import PaperIndex
 
     work = tmp_path_factory.mktemp("site")
     papers = sample_papers_df[sample_papers_df["primary_category"].isin(TOPICS)].reset_index(drop=True)
@@ -86,8 +86,8 @@ def _ids(page, where: str) -> list[str]:
 def test_search_more_like_this_like_new_for_you_export(site):
     from playwright.sync_api import expect, sync_playwright
 
-    from arxiv_reco.digest import feed
-    from arxiv_reco.library import read_bibtex, read_reading_list
+    from arxiv_reco.reader.digest import feed
+    from arxiv_reco.reader.library import read_bibtex, read_reading_list
 
     url, index, papers, work = site
     target = papers[(papers["primary_category"] == "cs.IR") & ~papers["title"].str.contains(r"[$\\]")].iloc[0]
@@ -197,7 +197,7 @@ def test_the_core_never_imports_gradio():
 
     import arxiv_reco
 
-    code = ("import sys, arxiv_reco.cli, arxiv_reco.app, arxiv_reco.digest, arxiv_reco.library, arxiv_reco.update; "
+    code = ("import sys, arxiv_reco.cli, arxiv_reco.reader.app, arxiv_reco.reader.digest, arxiv_reco.reader.library, arxiv_reco.reader.update; "
             "assert 'gradio' not in sys.modules, 'gradio imported'")
     env = {**os.environ, "PYTHONPATH": str(Path(arxiv_reco.__file__).parent.parent)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -207,7 +207,7 @@ def test_the_core_never_imports_gradio():
 def test_without_gradio_the_error_says_how_to_install(monkeypatch):
     import builtins
 
-    from arxiv_reco.app import _gradio
+    from arxiv_reco.reader.app import _gradio
 
     real = builtins.__import__
 
@@ -223,7 +223,7 @@ def test_without_gradio_the_error_says_how_to_install(monkeypatch):
 
 @pytest.mark.slow
 def test_bibtex_export_of_likes(site):
-    from arxiv_reco.library import read_bibtex, to_bibtex
+    from arxiv_reco.reader.library import read_bibtex, to_bibtex
 
     _, index, _, _ = site
     ids = index.meta["id"].head(3).tolist()

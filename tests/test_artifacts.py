@@ -26,7 +26,7 @@ from killpoints import KillServer, spread, watched_paths
 from arxiv_reco import artifacts
 from arxiv_reco.artifacts import ArtifactWriteError, recover, replace_dir, replace_file
 from arxiv_reco.cli import main
-from arxiv_reco.snapshot import load_papers
+from arxiv_reco.papers.snapshot import load_papers
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 STRACE = shutil.which("strace")
@@ -140,7 +140,7 @@ def test_index_rerun_leaves_it_untouched_and_appends_only_new_papers(tmp_path, c
 
 # ---- SIGKILL while writing ------------------------------------------------------------------------
 def _index_answers(path: Path, sizes: set[int]) -> int:
-    from arxiv_reco.recommend import PaperIndex
+    from arxiv_reco.index.paper_index import PaperIndex
 
     index = PaperIndex.load(path)
     assert len(index) in sizes
@@ -182,9 +182,9 @@ def test_sigkill_of_index_at_every_stage_of_writing_leaves_an_index_that_answers
 @pytest.mark.slow
 @needs_strace
 def test_sigkill_of_train_at_every_stage_of_saving_leaves_a_model_that_loads(tmp_path, corpus):
-    from arxiv_reco.labeling import LABEL_COLUMNS
-    from arxiv_reco.models import load_model
-    from arxiv_reco.pairs import sample_pairs
+    from arxiv_reco.labels.labeling import LABEL_COLUMNS
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.pairs.sampling import sample_pairs
 
     pairs = sample_pairs(corpus, n=48, strategy="mixed", seed=0, splits={"train": 0.7, "validation": 0.15, "test": 0.15})
     pairs["text_a"], pairs["text_b"] = pairs["title_a"], pairs["title_b"]
@@ -221,8 +221,8 @@ def test_sigkill_of_train_at_every_stage_of_saving_leaves_a_model_that_loads(tmp
 # ---- resumable encoding -------------------------------------------------------------------------
 @pytest.mark.slow
 def test_an_interrupted_encode_resumes_and_equals_an_uninterrupted_one(tmp_path):
-    from arxiv_reco.embed import encode
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.embed import encode
+    from arxiv_reco.vectors.models import load_model
 
     papers, _ = load_papers(SAMPLE_2K, limit=2000)
     texts_file = tmp_path / "texts.json"
@@ -231,8 +231,8 @@ def test_an_interrupted_encode_resumes_and_equals_an_uninterrupted_one(tmp_path)
     script = textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {str(REPO)!r})
-        from arxiv_reco.embed import encode
-        from arxiv_reco.models import load_model
+        from arxiv_reco.vectors.embed import encode
+        from arxiv_reco.vectors.models import load_model
         texts = json.load(open({str(texts_file)!r}))
         encode(load_model({MINILM!r}, max_seq_length=16), texts, checkpoint={str(ckpt)!r}, shard_size=256,
                progress=False)
@@ -263,7 +263,7 @@ def test_an_interrupted_encode_resumes_and_equals_an_uninterrupted_one(tmp_path)
 
 
 def test_a_checkpoint_of_another_job_is_not_used(tmp_path):
-    from arxiv_reco.embed import encode
+    from arxiv_reco.vectors.embed import encode
 
     class Fixed:
         def __init__(self, k):

@@ -14,10 +14,10 @@ import pytest
 from conftest import KEY, REPO, assert_scores_are_the_pairs_own, at, stored
 from fake_gemini import FakeGemini
 
-import arxiv_reco.batch as batch
-from arxiv_reco.batch import label_pairs_batch
-from arxiv_reco.labeling import LabelConfig
-from arxiv_reco.pairs import save_pairs
+import arxiv_reco.labels.batch as batch
+from arxiv_reco.labels.batch import label_pairs_batch
+from arxiv_reco.labels.labeling import LabelConfig
+from arxiv_reco.pairs.sampling import save_pairs
 
 
 def quick(**kw) -> dict:
@@ -93,9 +93,9 @@ def test_a_killed_poller_resumes_the_same_job(settings, pairs, tmp_path, monkeyp
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(REPO)!r})
-        from arxiv_reco.batch import label_pairs_batch
+        from arxiv_reco.labels.batch import label_pairs_batch
         from arxiv_reco.config import load_settings
-        from arxiv_reco.pairs import read_pairs
+        from arxiv_reco.pairs.sampling import read_pairs
         label_pairs_batch(read_pairs({str(pairs_csv)!r}), {str(store)!r}, poll_seconds=0.05, progress=False,
                           settings=load_settings(env_file=None, gemini_api_key={KEY!r}))
     """)

@@ -7,7 +7,7 @@ import pandas as pd
 from conftest import KAGGLE_HEAD, SAMPLE_2K
 
 from arxiv_reco.cli import main
-from arxiv_reco.pairs import PAIR_COLUMNS
+from arxiv_reco.pairs.sampling import PAIR_COLUMNS
 
 
 def test_sample_then_pairs(tmp_path, capsys):

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from conftest import KAGGLE_HEAD, SAMPLE_2K, UNARXIVE
 
-from arxiv_reco.corpus import SnapshotFormatError, paper_text, read_papers, save_papers
-from arxiv_reco.sampler import sample_papers
-from arxiv_reco.snapshot import iter_papers, load_papers
+from arxiv_reco.papers.corpus import SnapshotFormatError, paper_text, read_papers, save_papers
+from arxiv_reco.papers.sampler import sample_papers
+from arxiv_reco.papers.snapshot import iter_papers, load_papers
 
 
 def test_real_kaggle_lines_parse_exactly(kaggle_records):
@@ -219,7 +219,7 @@ def test_iter_papers_streams_in_file_order():
 
 
 def test_clean_equals_split_join_on_real_and_awkward_text(kaggle_records):
-    from arxiv_reco.corpus import clean
+    from arxiv_reco.papers.corpus import clean
 
     texts = [r["abstract"] for r in kaggle_records] + [r["title"] for r in kaggle_records]
     texts += ["a\x1cb", "\xa0x\u2003y ", " \t\n", "a  b", "é\n f", "", "x\r\ny"]
@@ -232,7 +232,7 @@ def test_paper_text_is_the_one_recipe():
 
 
 def test_the_category_filter_is_public_and_never_matches_by_substring():
-    from arxiv_reco.corpus import CategoryFilter
+    from arxiv_reco.papers.corpus import CategoryFilter
 
     flt = CategoryFilter.build("cs.*, stat.ML", since="2024-01-01")
     assert flt.category_ok(["math.ST", "stat.ML"]) and flt.category_ok(["cs"]) and flt.category_ok(["cs.CL"])

@@ -8,15 +8,15 @@ import pytest
 import torch
 from conftest import SAMPLE_2K
 
-from arxiv_reco.backends import (
+from arxiv_reco.vectors.backends import (
     OpenVINOEncoder,
     backend_of,
     choose_backend,
     fast_encoder,
     torch_model,
 )
-from arxiv_reco.embed import encode, model_fingerprint
-from arxiv_reco.snapshot import load_papers
+from arxiv_reco.vectors.embed import encode, model_fingerprint
+from arxiv_reco.papers.snapshot import load_papers
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -40,7 +40,7 @@ def texts():
 
 @pytest.fixture
 def model():
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     return load_model(MINILM, max_seq_length=64)
 
@@ -107,7 +107,7 @@ def test_a_model_trained_after_its_conversion_is_converted_again(model, texts):
 def test_an_index_records_its_encoder_and_encodes_queries_the_same_way(model, texts, tmp_path):
     import pandas as pd
 
-    from arxiv_reco.recommend import PaperIndex
+    from arxiv_reco.index.paper_index import PaperIndex
 
     papers, _ = load_papers(SAMPLE_2K, limit=40)
     index = PaperIndex.build(model, papers, show_progress=False, model_name=MINILM)
@@ -134,7 +134,7 @@ def test_the_same_weights_with_another_head_get_their_own_conversion(texts):
     # tensor's first values, so both models digest alike; the second must not run the first's conversion
     from sentence_transformers.sentence_transformer.modules import Dense
 
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     torch.manual_seed(0)
     w, b = torch.randn(768, 384) / 20, torch.randn(768) / 20

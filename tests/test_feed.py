@@ -13,8 +13,8 @@ from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv
 
 from arxiv_reco.cli import main
-from arxiv_reco.digest import feed, svm_scores
-from arxiv_reco.recommend import PaperIndex
+from arxiv_reco.reader.digest import feed, svm_scores
+from arxiv_reco.index.paper_index import PaperIndex
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 SINCE = "2026-01-01"
@@ -40,7 +40,7 @@ def library(corpus) -> list[str]:
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory, corpus) -> str:
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     out = tmp_path_factory.mktemp("feed") / "index"
     PaperIndex.build(load_model(MINILM, max_seq_length=32), corpus, show_progress=False, model_name=MINILM).save(out)

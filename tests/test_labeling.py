@@ -19,9 +19,9 @@ from conftest import KEY, REPO, SAMPLE_2K, assert_scores_are_the_pairs_own, at, 
 from fake_gemini import FakeGemini
 
 from arxiv_reco.config import load_settings
-from arxiv_reco.corpus import paper_text
-from arxiv_reco.gemini import alabel_pairs, label_pairs
-from arxiv_reco.labeling import (
+from arxiv_reco.papers.corpus import paper_text
+from arxiv_reco.labels.gemini import alabel_pairs, label_pairs
+from arxiv_reco.labels.labeling import (
     LABEL_COLUMNS,
     LabelConfig,
     LabelingAborted,
@@ -31,9 +31,9 @@ from arxiv_reco.labeling import (
     plan_labeling,
     read_labels,
 )
-from arxiv_reco.pairs import save_pairs
-from arxiv_reco.prompts import PromptSpec
-from arxiv_reco.store import LabelStore
+from arxiv_reco.pairs.sampling import save_pairs
+from arxiv_reco.labels.prompts import PromptSpec
+from arxiv_reco.labels.store import LabelStore
 
 
 def test_success_labels_every_pair_with_its_own_score(fake, settings, pairs, tmp_path):
@@ -140,8 +140,8 @@ def test_sigkill_mid_run_then_resume_labels_each_pair_exactly_once(settings, pai
         import sys
         sys.path.insert(0, {str(REPO)!r})
         from arxiv_reco.config import load_settings
-        from arxiv_reco.gemini import label_pairs
-        from arxiv_reco.pairs import read_pairs
+        from arxiv_reco.labels.gemini import label_pairs
+        from arxiv_reco.pairs.sampling import read_pairs
         label_pairs(read_pairs({str(pairs_csv)!r}), {str(store)!r}, concurrency=2, progress=False,
                     settings=load_settings(env_file=None, gemini_api_key={KEY!r}))
     """)
@@ -251,15 +251,15 @@ def test_the_key_never_reaches_outputs_logs_or_files(fake, pairs, tmp_path, capf
 
 @pytest.fixture(scope="module")
 def anchored_pairs():
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.papers.snapshot import load_papers
 
     papers, _ = load_papers(SAMPLE_2K, limit=300)
     return sample_pairs(papers, n=36, strategy="anchored", seed=0)
 
 
 def test_anchored_pairs_are_scored_one_anchor_per_request_online_and_in_batch(fake, settings, anchored_pairs, tmp_path):
-    from arxiv_reco.batch import label_pairs_batch
+    from arxiv_reco.labels.batch import label_pairs_batch
 
     summary = label_pairs(anchored_pairs, tmp_path / "l.sqlite", settings=settings, **fast())
     assert summary.labeled == 36 and summary.remaining == 0

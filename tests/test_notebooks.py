@@ -12,7 +12,7 @@ from conftest import REPO
 from fake_gemini import FakeGemini
 from nbclient import NotebookClient
 
-from arxiv_reco.labeling import LABEL_COLUMNS
+from arxiv_reco.labels.labeling import LABEL_COLUMNS
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 KEY = "fake-notebook-key-0123456789abcdefghij"
@@ -68,7 +68,7 @@ def test_the_three_notebooks_run_end_to_end(tmp_path, monkeypatch):
         "OUTPUT_DIR": str(work / "finetuned-arxiv-recommender"), "N_EXAMPLES": 2}, tmp_path)
     text = outputs_text(nb2)
     assert "fine-tuned" in text and "tfidf" in text and "image/png" in text
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     model = load_model(work / "finetuned-arxiv-recommender")
     assert model.encode(["a paper"]).shape == (1, 384)
@@ -79,7 +79,7 @@ def test_the_three_notebooks_run_end_to_end(tmp_path, monkeypatch):
         "MODEL_DIR": str(work / "finetuned-arxiv-recommender"), "PAPERS": str(work / "papers.parquet"),
         "INDEX_DIR": str(work / "index"), "K": 3}, tmp_path)
     assert "arxiv.org/abs/" in outputs_text(nb3)
-    from arxiv_reco.recommend import PaperIndex
+    from arxiv_reco.index.paper_index import PaperIndex
 
     index = PaperIndex.load(work / "index", model)
     assert len(index) == 150 and len(index.similar(index.meta["id"][0], k=3)) == 3

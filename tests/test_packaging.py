@@ -59,7 +59,7 @@ def test_version_and_module_entry_point():
 def test_gpu_precision_is_what_the_card_has_natively(monkeypatch, capability, expected):
     import torch
 
-    from arxiv_reco.train import device_and_precision
+    from arxiv_reco.training.train import device_and_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: capability)
@@ -71,7 +71,7 @@ def test_gpu_precision_is_what_the_card_has_natively(monkeypatch, capability, ex
 def test_cpu_training_uses_bf16_where_the_cpu_has_it(monkeypatch, avx512_bf16, expected):
     import torch
 
-    from arxiv_reco.train import device_and_precision
+    from arxiv_reco.training.train import device_and_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
@@ -85,7 +85,7 @@ def _resolve_in_fresh_process(env: dict) -> dict:
     """resolve_model in a new interpreter: huggingface_hub reads its settings at import."""
     code = textwrap.dedent(f"""
         import json
-        from arxiv_reco.models import resolve_model
+        from arxiv_reco.vectors.models import resolve_model
         ref = resolve_model({MINILM!r})
         print(json.dumps({{"source": ref.source, "target": ref.target, "local_only": ref.local_files_only}}))
     """)
@@ -146,7 +146,7 @@ def test_push_model_uploads_the_folder_as_saved(tmp_path, monkeypatch):
 
 def test_labels_become_a_dataset_dict_by_split(tmp_path):
     from arxiv_reco.hub import labels_to_dataset
-    from arxiv_reco.labeling import LABEL_COLUMNS
+    from arxiv_reco.labels.labeling import LABEL_COLUMNS
 
     df = pd.DataFrame({"pair_id": [f"a{i}__b{i}" for i in range(10)], "id_a": [f"a{i}" for i in range(10)],
                        "id_b": [f"b{i}" for i in range(10)], "text_a": ["x"] * 10, "text_b": ["y"] * 10,

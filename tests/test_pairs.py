@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from arxiv_reco.pairs import (
+from arxiv_reco.pairs.sampling import (
     PAIR_COLUMNS,
     PairShortfallWarning,
     assign_splits,
@@ -99,7 +99,7 @@ def test_pool_exhaustion_never_duplicates(sample_papers_df):
 def test_tiny_splits_without_shared_categories_still_finish(kaggle_records):
     from conftest import UNARXIVE
 
-    from arxiv_reco.snapshot import load_papers
+    from arxiv_reco.papers.snapshot import load_papers
 
     papers, _ = load_papers(UNARXIVE)  # 49 papers: some splits hold a handful, no two alike
     pairs = sample_pairs(papers, n=20, seed=0)
@@ -128,7 +128,7 @@ def test_csv_round_trip(mixed, tmp_path):
 
 @pytest.mark.slow
 def test_model_neighbors_join_tfidf_neighbors(sample_papers_df):
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     model = load_model("sentence-transformers/all-MiniLM-L6-v2", max_seq_length=64)
     papers = sample_papers_df.head(150)

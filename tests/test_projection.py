@@ -11,8 +11,8 @@ import pytest
 from conftest import SAMPLE_2K
 from scipy.stats import spearmanr
 
-from arxiv_reco.projection import ALPHAS, add_teacher_projection, fit_projection
-from arxiv_reco.snapshot import load_papers
+from arxiv_reco.training.projection import ALPHAS, add_teacher_projection, fit_projection
+from arxiv_reco.papers.snapshot import load_papers
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -55,7 +55,7 @@ def test_mismatched_or_too_few_vectors_are_refused():
 
 @pytest.fixture(scope="module")
 def minilm():
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     return load_model(MINILM, max_seq_length=64)
 
@@ -69,9 +69,9 @@ def test_too_few_papers_leave_the_model_as_it_is(minilm):
 
 @pytest.mark.slow
 def test_projected_model_saves_loads_and_converts_the_same(tmp_path):
-    from arxiv_reco.backends import OpenVINOEncoder, fast_encoder
-    from arxiv_reco.embed import encode
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.backends import OpenVINOEncoder, fast_encoder
+    from arxiv_reco.vectors.embed import encode
+    from arxiv_reco.vectors.models import load_model
 
     papers, _ = load_papers(SAMPLE_2K, limit=60)
     texts = papers["text"].tolist()
@@ -97,12 +97,12 @@ def test_projected_model_saves_loads_and_converts_the_same(tmp_path):
 
 @pytest.mark.slow
 def test_finetune_ends_with_the_projection_on_teacher_labels(tmp_path):
-    from arxiv_reco.labeling import export_labels
-    from arxiv_reco.models import load_model
-    from arxiv_reco.pairs import sample_pairs
-    from arxiv_reco.store import LabelStore
-    from arxiv_reco.teacher import label_pairs_teacher
-    from arxiv_reco.train import finetune
+    from arxiv_reco.labels.labeling import export_labels
+    from arxiv_reco.vectors.models import load_model
+    from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.labels.store import LabelStore
+    from arxiv_reco.labels.teacher import label_pairs_teacher
+    from arxiv_reco.training.train import finetune
 
     papers, _ = load_papers(SAMPLE_2K, limit=200)
     pairs = sample_pairs(papers, n=60, strategy="anchored", seed=0)

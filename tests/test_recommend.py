@@ -7,17 +7,17 @@ import pandas as pd
 import pytest
 from conftest import SAMPLE_2K
 
-import arxiv_reco.search as search
+import arxiv_reco.index.search as search
 from arxiv_reco.cli import main
-from arxiv_reco.recommend import IndexMismatchError, PaperIndex
-from arxiv_reco.snapshot import load_papers
+from arxiv_reco.index.paper_index import IndexMismatchError, PaperIndex
+from arxiv_reco.papers.snapshot import load_papers
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @pytest.fixture(scope="module")
 def model():
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     return load_model(MINILM, max_seq_length=64)
 
@@ -184,19 +184,19 @@ def test_cli_index_and_recommend(tmp_path, capsys, corpus):
 @pytest.mark.parametrize("kind", ["ivf-sq8", "ivf-sq6", "ivf-pq"])
 def test_compressed_indexes_and_filters_stay_on_the_approximate_search(index, model, kind, tmp_path, monkeypatch):
     pytest.importorskip("faiss")
-    import arxiv_reco.search as search_module
+    import arxiv_reco.index.search as search_module
 
     index = PaperIndex(index.embeddings, index.meta, dict(index.info), model)
     ids = index.meta["id"].tolist()
     exact = [index.similar(i, k=5, backend="exact")["id"].tolist() for i in ids[:30]]
     exact_astro = [index.similar(i, k=5, categories="astro-ph.*", backend="exact")["id"].tolist() for i in ids[:30]]
     ann = index.build_ann(kind, nlist=4, nprobe=4)  # every list probed: only the codes approximate
-    from arxiv_reco.search import ann_bytes
+    from arxiv_reco.index.search import ann_bytes
 
     assert ann_bytes(ann) < index.embeddings.nbytes * {"ivf-sq8": 0.6, "ivf-sq6": 0.45, "ivf-pq": 0.3}[kind]
     import faiss
 
-    from arxiv_reco.search import ann_kind
+    from arxiv_reco.index.search import ann_kind
 
     assert ann_kind(faiss.deserialize_index(faiss.serialize_index(ann))) == kind  # as read back from disk
     approx = [index.similar(i, k=5, backend="faiss")["id"].tolist() for i in ids[:30]]

@@ -12,20 +12,20 @@ import pytest
 from conftest import SAMPLE_2K
 
 from arxiv_reco.cli import main
-from arxiv_reco.corpus import paper_text
-from arxiv_reco.evaluate import CollapseWarning, evaluate_models, save_report
-from arxiv_reco.labeling import LABEL_COLUMNS, read_labels
-from arxiv_reco.pairs import sample_pairs
-from arxiv_reco.recipe import Recipe
-from arxiv_reco.relevance import (
+from arxiv_reco.papers.corpus import paper_text
+from arxiv_reco.training.evaluate import CollapseWarning, evaluate_models, save_report
+from arxiv_reco.labels.labeling import LABEL_COLUMNS, read_labels
+from arxiv_reco.pairs.sampling import sample_pairs
+from arxiv_reco.training.recipe import Recipe
+from arxiv_reco.training.relevance import (
     CategoryRelevance,
     category_qrels,
     per_query,
     read_qrels,
     retrieval_metrics,
 )
-from arxiv_reco.snapshot import load_papers
-from arxiv_reco.train import check_labels, finetune
+from arxiv_reco.papers.snapshot import load_papers
+from arxiv_reco.training.train import check_labels, finetune
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -74,7 +74,7 @@ def test_finetuning_learns_the_hidden_rule_on_held_out_papers(trained, hidden_ru
 
 @pytest.mark.slow
 def test_saved_model_has_card_curve_and_evaluation(trained):
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     result, _ = trained
     d = result.model_dir
@@ -233,7 +233,7 @@ def test_teacher_labels_and_cli_train_evaluate(tmp_path, capsys, monkeypatch):
     assert trained_at == [16] and (meta["recipe"]["train_seq_length"], meta["recipe"]["max_seq_length"]) == (16, 32)
     card = (model_dir / "README.md").read_text()
     assert "trained on 16 tokens; reads 32 tokens" in card  # the model card says so
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     assert load_model(model_dir).max_seq_length == 32
 
@@ -254,14 +254,14 @@ def test_training_on_more_tokens_than_the_model_reads_is_refused(hidden_rule_lab
 
 
 def test_unknown_model_name_is_a_clear_error(tmp_path):
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     with pytest.raises(OSError, match="not a local folder|Could not load model"):
         load_model("sentence-transformers/no-such-model-xyz")
 
 
 def test_paired_bootstrap_tells_a_real_gain_from_noise():
-    from arxiv_reco.stats import paired_bootstrap
+    from arxiv_reco.training.stats import paired_bootstrap
 
     rng = np.random.default_rng(0)
     base = rng.uniform(0.2, 0.6, 300)
@@ -273,8 +273,8 @@ def test_paired_bootstrap_tells_a_real_gain_from_noise():
 
 
 def test_the_comparison_is_paired_over_the_same_queries_and_pairs():
-    from arxiv_reco.evaluate import measure
-    from arxiv_reco.stats import spearman_bootstrap
+    from arxiv_reco.training.evaluate import measure
+    from arxiv_reco.training.stats import spearman_bootstrap
 
     papers, _ = load_papers(SAMPLE_2K, limit=200)
     rng = np.random.default_rng(0)
@@ -293,7 +293,7 @@ def test_the_comparison_is_paired_over_the_same_queries_and_pairs():
 
 
 def test_the_share_of_the_gap_to_the_teacher_comes_with_its_interval():
-    from arxiv_reco.stats import gap_share
+    from arxiv_reco.training.stats import gap_share
 
     rng = np.random.default_rng(0)
     labels = rng.uniform(size=300)
@@ -310,8 +310,8 @@ def test_the_share_of_the_gap_to_the_teacher_comes_with_its_interval():
 
 
 def test_the_objectives_follow_the_labels():
-    from arxiv_reco.objectives import anchored, build_objectives, pair_loss, rank_rows
-    from arxiv_reco.teacher import teacher_of, teacher_version
+    from arxiv_reco.training.objectives import anchored, build_objectives, pair_loss, rank_rows
+    from arxiv_reco.labels.teacher import teacher_of, teacher_version
 
     papers, _ = load_papers(SAMPLE_2K, limit=200)
     pairs = sample_pairs(papers, n=60, strategy="anchored", seed=0, splits={"train": 1.0})
@@ -346,7 +346,7 @@ def test_the_objectives_follow_the_labels():
 def test_distillation_matches_the_teacher_and_is_exact_under_bf16_autocast():
     import torch
 
-    from arxiv_reco.objectives import SimilarityDistillLoss
+    from arxiv_reco.training.objectives import SimilarityDistillLoss
 
     rng = np.random.default_rng(0)
     teacher = rng.normal(size=(3, 16, 24)).astype(np.float32)  # 3 texts a row, 16 rows, 24 dimensions

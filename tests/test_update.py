@@ -21,7 +21,7 @@ from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv, error_feed
 
 import arxiv_reco
-from arxiv_reco.arxiv_api import (
+from arxiv_reco.reader.arxiv_api import (
     ArxivAPI,
     ArxivAPIError,
     EmptyPageError,
@@ -29,10 +29,10 @@ from arxiv_reco.arxiv_api import (
     category_query,
     parse_feed,
 )
-from arxiv_reco.corpus import normalize
-from arxiv_reco.embed import _PROBE
-from arxiv_reco.recommend import PaperIndex
-from arxiv_reco.update import abstracts_path, fetch_checkpoint, update_index
+from arxiv_reco.papers.corpus import normalize
+from arxiv_reco.vectors.embed import _PROBE
+from arxiv_reco.index.paper_index import PaperIndex
+from arxiv_reco.reader.update import abstracts_path, fetch_checkpoint, update_index
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 CATS = ["cs.CL", "cs.IR"]
@@ -47,7 +47,7 @@ def records() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def model():
-    from arxiv_reco.models import load_model
+    from arxiv_reco.vectors.models import load_model
 
     return load_model(MINILM, max_seq_length=32)
 

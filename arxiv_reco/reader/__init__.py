@@ -1,0 +1,25 @@
+"""The reader's side: fresh listings from arXiv, a library, the digest, the page.
+
+    update_index("index", "cs.CL,cs.IR"); lib = load_library("my.bib")
+    feed(PaperIndex.load("index"), lib.liked, since="2026-11-20")
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "update_index": "update",
+    "load_library": "library",
+    "to_bibtex": "library",
+    "feed": "digest",
+    "build_app": "app",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,31 @@
+"""Training: a recipe, the objectives, fine-tuning, and evaluation on papers no model trained on.
+
+    result = finetune("my_labeled_training_data.csv", papers, DEFAULT.but(epochs=1))
+    ev = measure({"base": base, "fine-tuned": model}, papers, labels, corpus=fresh); ev.compare("base")
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "DEFAULT": "recipe",
+    "Recipe": "recipe",
+    "TrainResult": "train",
+    "check_labels": "train",
+    "finetune": "train",
+    "Evaluation": "evaluate",
+    "evaluate_models": "evaluate",
+    "format_comparison": "evaluate",
+    "measure": "evaluate",
+    "save_report": "evaluate",
+    "side_by_side": "evaluate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,528 @@
+"""Fine-tune a sentence-transformer on labelled paper pairs, and say what it gained on papers it
+never saw.
+
+    result = finetune("my_labeled_training_data.csv", papers=papers)              # the DEFAULT recipe
+    result = finetune(labels, papers=papers, corpus=read_papers("2026-12.jsonl"), recipe=DEFAULT.but(epochs=1))
+    result.table          # TF-IDF, the base model and the fine-tuned model on unseen papers
+    result.comparison     # the fine-tuned model's paired gains over the base: 95% CI, verdict
+    print(result.verdict) # the same in one plain sentence
+
+The steps, top to bottom as in sentence-transformers' training examples (each a small function
+below; every knob is a field of the :class:`~arxiv_reco.recipe.Recipe`):
+1. check the labels, before any model loads;
+2. load the base model (an installed offline copy when the Hub is out of reach);
+3. choose the papers to distil over and keep the rest unseen; measure the base model on them;
+4. the objectives (:mod:`arxiv_reco.objectives`): the pair loss on the labels, the teacher's
+   similarity structure (over the training papers, and over more corpus papers when the recipe
+   asks), the ranking of each anchor's partners;
+5. train: one SentenceTransformerTrainer run over every objective (bf16 where the hardware has it);
+6. after training: interpolate with the base weights when the recipe asks (WiSE-FT, the weight
+   chosen on the validation pairs, never on test), then the teacher projection;
+7. measure the fine-tuned model the same way, and say in plain words whether it is better;
+8. save the model with its card, training curve, evaluation and recipe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..artifacts import replace_dir
+from ..config import DEFAULT_BASE_MODEL, FINETUNED_DIR
+from ..labels.labeling import read_labels, validate_labels
+from ..papers.corpus import TEXT_RECIPE
+from ..vectors.models import TRAINED_ON
+from .recipe import DEFAULT, Recipe
+
+log = logging.getLogger("arxiv_reco")
+
+MIN_PAIRS = {"train": 8, "validation": 2, "test": 2}
+HOLDOUT = 0.2  # share of the corpus's unpaired papers never distilled: they stay unseen, for evaluation
+INTERPOLATION_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # the tuned weights' share tried by interpolate="auto"
+EVALUATIONS_PER_EPOCH = 4  # points on the training curve
+
+
+@dataclass
+class TrainResult:
+    """What a fine-tuning run produced."""
+
+    model_dir: Path
+    table: pd.DataFrame  # before/after on unseen papers, one row per model
+    comparison: pd.DataFrame = field(default_factory=pd.DataFrame)  # fine-tuned vs base: paired CI per metric
+    verdict: str = ""  # the headline comparison in one plain sentence
+    recipe: Recipe = DEFAULT  # as resolved for these labels
+    history: list[dict] = field(default_factory=list)  # training loss and validation Spearman by step
+    curve_png: Path | None = None
+    seconds: float = 0.0
+    pairs_per_second: float = 0.0
+    device: str = "cpu"
+    base_source: str = ""
+    distilled: int = 0  # papers whose teacher similarities were distilled
+    projection: dict | None = None  # the teacher projection's fit, when the model ends with one
+    interpolation: float = 1.0  # the tuned weights' share after WiSE-FT (1: not interpolated)
+
+    def __repr__(self) -> str:
+        from .evaluate import format_comparison
+
+        return (f"TrainResult(model_dir={str(self.model_dir)!r}, {self.seconds:.0f}s on {self.device}, "
+                f"{self.pairs_per_second:.1f} pairs/s)\n{self.verdict}\n{self.table.round(4).to_string()}\n"
+                f"{format_comparison(self.comparison).to_string(index=False)}")
+
+
+def check_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """The labels file, refused with a clear message when it cannot train a model.
+
+    >>> labels = check_labels("my_labeled_training_data.csv")
+    """
+    required = ("text_a", "text_b", "score", "split")
+    df = validate_labels(labels, required) if isinstance(labels, pd.DataFrame) else read_labels(labels, required)
+    counts = df["split"].value_counts()
+    short = {s: int(counts.get(s, 0)) for s, need in MIN_PAIRS.items() if counts.get(s, 0) < need}
+    if short:
+        raise ValueError(f"too few pairs to split: {short} (need at least {MIN_PAIRS}); label more pairs "
+                         "(the split is by paper, so a few dozen pairs are the minimum)")
+    return df
+
+
+def is_model_dir(path: Path) -> bool:
+    """A folder holding a saved sentence-transformers (or transformers) model."""
+    return (path / "modules.json").exists() or (path / "config.json").exists()
+
+
+def device_and_precision() -> tuple[str, dict]:
+    """('cuda'|'mps'|'cpu', trainer precision flags): the precision the hardware has natively.
+
+    bf16 from Ampere (compute capability 8.0) on; fp16 before (a T4, Colab's free GPU, is 7.5).
+    ``torch.cuda.is_bf16_supported()`` answers True on a T4 too, through emulation that is slower
+    than fp16, so the capability decides. On a CPU with native bf16 instructions (AVX512-BF16 or
+    AMX), bf16 autocast too: 1.55x the pairs per second of float32 on 2 cores.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        bf16 = torch.cuda.get_device_capability()[0] >= 8
+        return "cuda", {"bf16": bf16, "fp16": not bf16}
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps", {}
+    return "cpu", {"bf16": True} if _cpu_native_bf16() else {}
+
+
+def _cpu_native_bf16() -> bool:
+    import torch
+
+    # torch's own probe, not backends' OpenVINO one: training runs on torch's kernels, and
+    # openvino is not installed everywhere torch is
+    try:  # private helpers of torch, present since torch 2.1; without them, do not guess
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:
+        return False
+
+
+# ---- 1-3: the labels, the base model, the papers ---------------------------------------------------------
+def _splits(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return tuple(df[df["split"] == s].reset_index(drop=True) for s in ("train", "validation", "test"))
+
+
+def _load_base(base_model: str, recipe: Recipe, device: str):
+    """(the base model reading recipe.max_seq_length, where it came from, how many tokens it reads as shipped)."""
+    from ..vectors.models import load_model, resolve_model
+
+    ref = resolve_model(base_model)
+    model = load_model(ref, device=device)
+    native = int(model.max_seq_length)
+    model.max_seq_length = recipe.max_seq_length
+    freeze_layers(model, recipe.freeze_layers)
+    return model, ref.source, native
+
+
+def freeze_layers(model, n: int) -> None:
+    """Keep the embeddings and the lowest ``n`` transformer layers as they are (n = 0: none).
+
+    >>> freeze_layers(model, 3)
+    """
+    if n <= 0:
+        return
+    bert = model[0].auto_model
+    layers = bert.encoder.layer
+    if n > len(layers):
+        raise ValueError(f"freeze_layers={n}, but the model has {len(layers)} layers")
+    for module in [bert.embeddings, *layers[:n]]:
+        for p in module.parameters():
+            p.requires_grad = False
+
+
+def distill_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Recipe, seed: int = 0
+                   ) -> tuple[list[str], list[str], np.ndarray]:
+    """What the distillation reads: (texts, their paper ids, passes per text). The training pairs'
+    papers get ``recipe.epochs`` passes; with ``recipe.distill_papers`` (None: all), papers of the
+    corpus in no labelled pair get ``recipe.distill_passes``, except a held-out share (HOLDOUT,
+    by a hash of the id) that stays unseen for evaluation. Validation and test papers never.
+
+    >>> texts, ids, passes = distill_papers(papers, labels, DEFAULT.but(distill_papers=5000))
+    """
+    from ..pairs.sampling import assign_splits
+
+    train = labels[labels["split"] == "train"]
+    text_of = dict(zip(train["id_a"].astype(str), train["text_a"])) if "id_a" in train else {}
+    text_of.update(zip(train["id_b"].astype(str), train["text_b"]) if "id_b" in train else {})
+    if not text_of:  # labels without ids: their texts
+        text_of = {t: t for t in pd.unique(pd.concat([train["text_a"], train["text_b"]]))}
+    ids, texts = list(text_of), list(text_of.values())
+    passes = [float(recipe.epochs)] * len(ids)
+    if papers is not None and recipe.distill_papers != 0 and "id_a" in labels:
+        paired = set(labels["id_a"].astype(str)) | set(labels["id_b"].astype(str))
+        rest = papers[~papers["id"].astype(str).isin(paired)].drop_duplicates("id")
+        kept = assign_splits(rest["id"].astype(str), {"distil": 1 - HOLDOUT, "held-out": HOLDOUT}) == "distil"
+        rest = rest[kept.to_numpy()]
+        if recipe.distill_papers is not None and len(rest) > recipe.distill_papers:
+            rest = rest.sample(recipe.distill_papers, random_state=seed)
+        ids += rest["id"].astype(str).tolist()
+        texts += rest["text"].tolist()
+        passes += [float(recipe.distill_passes)] * len(rest)
+    return texts, ids, np.asarray(passes)
+
+
+def _teacher_vectors(name: str, max_seq: int | None, texts: list[str], progress: bool) -> np.ndarray:
+    """The teacher's vectors of ``texts``, from the vector cache the labelling filled (the same
+    model and length), the rest encoded now and kept there."""
+    from ..vectors.embed import encode
+    from ..vectors.models import load_model
+
+    return encode(load_model(name, max_seq_length=max_seq), texts, progress=progress, desc="teacher", cache=True)
+
+
+# ---- 4-5: objectives and training ---------------------------------------------------------------------------
+def _batching(objectives: dict) -> dict:
+    """Trainer options for these objectives: no text twice in a batch of the ranking or the
+    distillation (in-batch comparisons), several objectives interleaved in proportion."""
+    from sentence_transformers.sentence_transformer.training_args import (
+        BatchSamplers,
+        MultiDatasetBatchSamplers,
+    )
+
+    out = {"multi_dataset_batch_sampler": MultiDatasetBatchSamplers.PROPORTIONAL}
+    if "rank" in objectives or "distill" in objectives:
+        # a text twice in a batch is its own perfect in-batch neighbour: it would swamp both losses
+        out["batch_sampler"] = BatchSamplers.NO_DUPLICATES
+    return out
+
+
+def _history_callback(history: list[dict]):
+    from transformers import TrainerCallback
+
+    class History(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs:
+                history.append({"step": state.global_step, "epoch": state.epoch, **logs})
+
+    return History()
+
+
+def _train(model, objectives: dict, val: pd.DataFrame, recipe: Recipe, device: str, precision: dict, seed: int,
+           progress: bool) -> tuple[list[dict], float]:
+    """One trainer run over every objective (their passes are in the datasets); the history and
+    the seconds it took."""
+    from datasets import DatasetDict
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+    from transformers import PrinterCallback
+
+    evaluator = EmbeddingSimilarityEvaluator(val["text_a"].tolist(), val["text_b"].tolist(), val["score"].tolist(),
+                                             name="validation", write_csv=False)
+    steps = max(1, int(np.ceil(sum(len(d) for d, _ in objectives.values()) / recipe.batch_size)))
+    eval_steps = max(1, steps // max(1, int(round(EVALUATIONS_PER_EPOCH * recipe.epochs))))
+    history: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="arxiv-reco-train-") as scratch:  # save_strategy="no": nothing lands
+        args = SentenceTransformerTrainingArguments(
+            output_dir=scratch, num_train_epochs=1, per_device_train_batch_size=recipe.batch_size,
+            per_device_eval_batch_size=64, learning_rate=recipe.learning_rate,
+            warmup_steps=recipe.warmup_ratio, seed=seed,  # a float: the ratio (Transformers 5)
+            data_seed=seed, eval_strategy="steps", eval_steps=eval_steps, logging_steps=eval_steps,
+            logging_first_step=True, save_strategy="no", report_to="none", disable_tqdm=not progress,
+            use_cpu=device == "cpu", **_batching(objectives), **precision)
+        single = len(objectives) == 1
+        datasets = {k: d for k, (d, _) in objectives.items()}
+        losses = {k: fn for k, (_, fn) in objectives.items()}
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=next(iter(datasets.values())) if single else DatasetDict(datasets),
+            loss=next(iter(losses.values())) if single else losses, evaluator=evaluator,
+            callbacks=[_history_callback(history)])
+        trainer.remove_callback(PrinterCallback)  # the curve is plotted; raw log dicts would flood the notebook
+        # a transformer trained on the first 128 tokens still reads 256 well: its position embeddings
+        # were pre-trained to 512, and an abstract's later sentences say more of the same
+        model.max_seq_length = recipe.train_seq_length
+        t = time.perf_counter()
+        try:
+            trainer.train()
+        finally:
+            model.max_seq_length = recipe.max_seq_length
+    return history, time.perf_counter() - t
+
+
+# ---- 6: after training ----------------------------------------------------------------------------------
+def interpolate(model, base_state: dict, weight: float, tuned_state: dict | None = None) -> None:
+    """Set the model's weights to ``weight`` x tuned + (1 - weight) x base (WiSE-FT), in place.
+
+    >>> interpolate(model, base_state, 0.5)
+    """
+    tuned = tuned_state if tuned_state is not None else {k: v.detach().clone() for k, v in model.state_dict().items()}
+    mixed = {k: (weight * v + (1 - weight) * base_state[k].to(v.device)) if v.is_floating_point() and k in base_state
+             else v for k, v in tuned.items()}
+    model.load_state_dict(mixed)
+
+
+def _choose_interpolation(model, base_state: dict, recipe: Recipe, val: pd.DataFrame) -> tuple[float, dict]:
+    """Apply the recipe's interpolation; for "auto", the weight of INTERPOLATION_GRID whose
+    validation-pair Spearman is highest (ties: the larger weight). Returns (weight, {weight: Spearman})."""
+    if recipe.interpolate is None or recipe.interpolate == 1:
+        return 1.0, {}
+    if recipe.interpolate != "auto":
+        interpolate(model, base_state, float(recipe.interpolate))
+        return float(recipe.interpolate), {}
+    from scipy.stats import spearmanr
+
+    from ..vectors.embed import encode
+
+    tuned = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    texts = list(dict.fromkeys(val["text_a"].tolist() + val["text_b"].tolist()))
+    row = {t: i for i, t in enumerate(texts)}
+    scores = {}
+    for w in INTERPOLATION_GRID:
+        interpolate(model, base_state, w, tuned)
+        emb = encode(model, texts, progress=False, backend="torch")  # the weights change under the same object
+        cos = np.einsum("ij,ij->i", emb[[row[t] for t in val["text_a"]]], emb[[row[t] for t in val["text_b"]]])
+        scores[w] = float(spearmanr(cos, val["score"]).statistic)
+    best = max(INTERPOLATION_GRID, key=lambda w: (round(scores[w], 4), w))
+    interpolate(model, base_state, best, tuned)
+    log.info("interpolation: validation Spearman by weight %s; chose %s", scores, best)
+    return best, scores
+
+
+# ---- 7: the verdict ----------------------------------------------------------------------------------------
+def verdict(comparison: pd.DataFrame, table: pd.DataFrame, reads: int, native: int | None = None) -> str:
+    """The headline comparison in one plain sentence: nDCG@10 of the fine-tuned model against the
+    base on unseen papers (the fresh corpus when there is one), and against the base reading as
+    much as it does as shipped, when the fine-tuned model reads less.
+
+    >>> print(verdict(result.comparison, result.table, reads=256))
+    """
+    view = "fresh" if f"fresh_ndcg@{10}" in table.columns else "category"
+    metric = f"{view}_ndcg@10"
+    rows = comparison[comparison["metric"] == metric] if len(comparison) else comparison
+    if rows.empty:
+        return "No unseen papers to measure on: pass papers= (the corpus) or corpus= (other papers)."
+    r = rows[rows["against"] == "base"].iloc[0]
+    where = {"fresh": "the fresh corpus", "category": "the held-out papers"}[view]
+    n = int(table.loc["base", f"{view}_queries"])
+    figure = (f"nDCG@10 {r['reference']:.3f} -> {r['value']:.3f}, {r['diff']:+.3f} "
+              f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] on {n:,} papers of {where} no model trained on")
+    text = {"better": f"The fine-tuned model recommends better than the base model: {figure}.",
+            "worse": f"The fine-tuned model is WORSE than the base model: {figure}. Use the base model.",
+            }.get(r["verdict"], f"The fine-tuned model is not measurably better than the base model: {figure}. "
+                                "Label more pairs, or distil over more papers, before relying on it.")
+    long = rows[rows["against"] != "base"]
+    if native and reads < native and len(long):
+        r2 = long.iloc[0]
+        text += (f" It reads {reads} tokens a paper; against the base reading its full {native}: "
+                 f"{r2['diff']:+.3f} [{r2['ci_low']:+.3f}, {r2['ci_high']:+.3f}]"
+                 + (" (worse: train with a longer max_seq_length)." if r2["verdict"] == "worse" else "."))
+    return text
+
+
+# ---- 8: saving -------------------------------------------------------------------------------------------
+def plot_curve(history: list[dict], out: Path) -> Path | None:
+    """Training loss and validation Spearman by step, as a PNG."""
+    from matplotlib.figure import Figure  # no pyplot: no backend to pick, fine headless and inline
+
+    loss = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    spear = [(h["step"], v) for h in history for k, v in h.items() if k.endswith("spearman_cosine")]
+    if not loss and not spear:
+        return None
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
+    if loss:
+        ax.plot(*zip(*loss), color="tab:blue", label="training loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss", color="tab:blue")
+    if spear:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*spear), "o-", color="tab:orange", label="validation Spearman")
+        ax2.set_ylabel("validation Spearman", color="tab:orange")
+    ax.set_title("fine-tuning curve")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    return out
+
+
+def _save(model, output_dir: Path, result: TrainResult, record: dict, n_train: int, seen: list[str]) -> Path | None:
+    """The model folder, replaced only once the new one is complete (a kill mid-save leaves the old
+    model loadable): weights, card, curve, evaluation, the resolved recipe."""
+    with replace_dir(output_dir, keep_if=is_model_dir) as tmp:
+        model.save(str(tmp))
+        curve = plot_curve(result.history, tmp / "training_curve.png")
+        (tmp / "training_log.json").write_text(json.dumps(result.history, indent=1, default=float))
+        (tmp / "evaluation.json").write_text(json.dumps({
+            "models": json.loads(result.table.reset_index().to_json(orient="records")), "compared_to": "base",
+            "verdict": result.verdict, "comparison": json.loads(result.comparison.to_json(orient="records"))},
+            indent=1))
+        (tmp / "arxiv_reco.json").write_text(json.dumps(record, indent=1, default=str))
+        # every paper the model learnt from, so that a later evaluation leaves them out
+        (tmp / TRAINED_ON).write_text("".join(f"{i}\n" for i in seen))
+        _append_card(tmp / "README.md", result, n_train)
+    return output_dir / curve.name if curve else None
+
+
+def _append_card(readme: Path, result: TrainResult, n_train: int) -> None:
+    from .evaluate import format_comparison
+
+    table, recipe = result.table, result.recipe
+    if table.empty:
+        readme.write_text((readme.read_text() if readme.exists() else "") + f"\n{result.verdict}\n")
+        return
+    cols = [c for c in table.columns if c in ("spearman", "fresh_ndcg@10", "fresh_map@10", "category_ndcg@10",
+                                               "category_map@10", "qrels_ndcg@10", "unrelated_cos_mean")]
+    lines = ["", "## arxiv-reco evaluation", "", f"**{result.verdict}**", "",
+             f"Fine-tuned on {n_train:,} labelled arXiv pairs: {recipe.describe()}"
+             + (f"; then the teacher projection (fitted on {result.projection['papers']:,} papers)"
+                if result.projection else "")
+             + (f"; weights {result.interpolation:g} tuned, {1 - result.interpolation:g} base (chosen on the "
+                "validation pairs)" if result.interpolation != 1 else "") + ". The saved model reads "
+             f"{recipe.max_seq_length} tokens of each paper; every model below was measured reading the same "
+             "(the base model also as shipped, when that is more). Measured only on papers no model trained on: "
+             "Spearman against the test pairs' labels; category retrieval = each unseen paper queries the other "
+             "unseen papers (fresh: another corpus's; category: the held-out papers of the training corpus), "
+             "relevance 2 = same primary category, 1 = a shared cross-listed category.", "",
+             "| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, row in table[cols].iterrows():
+        lines.append(f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.4f}" for v in row) + " |")
+    shown = format_comparison(result.comparison)
+    if not shown.empty:
+        lines += ["", "Fine-tuned minus base, paired over the same queries / test pairs (bootstrap 95% interval, "
+                  "randomization p):", "", "| metric | against | base | fine-tuned | difference [95% CI] | p | verdict |",
+                  "|---|---|---|---|---|---|---|"]
+        for _, r in shown.iterrows():
+            lines.append(f"| {r['metric']} | {r['against']} | {r['reference']} | {r['value']} | "
+                         f"{r['difference [95% CI]']} | {r['p']} | {r['verdict']} |")
+    text = readme.read_text() if readme.exists() else ""
+    readme.write_text(text + "\n".join(lines) + "\n")
+
+
+def _card_data(model, base_model: str) -> None:
+    card = model.model_card_data  # edited in place: the trainer fills in the rest (losses, metrics)
+    card.language = ["en"]
+    card.license = "apache-2.0"
+    card.model_name = f"{Path(str(base_model)).name} fine-tuned on LLM-labelled arXiv pairs"
+    card.train_datasets = [{"name": "arxiv-reco labelled arXiv paper pairs (my_labeled_training_data.csv)"}]
+    card.local_files_only = True
+    card.generate_widget_examples = False
+
+
+# ---- the whole run -----------------------------------------------------------------------------------------
+def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = None, recipe: Recipe = DEFAULT, *,
+             corpus: pd.DataFrame | None = None, base_model: str = DEFAULT_BASE_MODEL,
+             output_dir: str | Path = FINETUNED_DIR, qrels: dict | None = None, teacher: str | None = None,
+             seed: int = 0, progress: bool = True, push_to_hub: str | None = None, evaluate: bool = True,
+             **changes) -> TrainResult:
+    """Fine-tune ``base_model`` on labelled pairs by ``recipe`` (``changes``: fields of it, e.g.
+    ``epochs=1``; None keeps the recipe's); measure before and after on papers no model trained on.
+
+    ``papers``: the corpus the pairs were sampled from: its held-out papers are one evaluation,
+    and the recipe may distil over its unpaired papers. ``corpus``: other papers to evaluate on
+    (a later month, a field's sample): the headline figure when given. ``qrels``: external
+    judgments. ``teacher``: a model to distil from when the labels do not name one (Gemini's).
+    ``push_to_hub="user/name"`` uploads the saved folder. ``evaluate=False`` skips the before/after
+    (a benchmark that measures many models at once does that itself).
+
+    >>> result = finetune("my_labeled_training_data.csv", papers=papers)
+    """
+    from ..labels.teacher import teacher_of
+    from .evaluate import measure, warn_collapse
+    from .objectives import anchored, build_objectives
+    from .projection import add_teacher_projection
+
+    t0 = time.perf_counter()
+    recipe = recipe.but(**changes)
+    output_dir = Path(output_dir or FINETUNED_DIR)
+    # 1. the labels, checked before any model loads
+    df = check_labels(labels)
+    train_df, val_df, _ = _splits(df)
+    taught = teacher_of(df)
+    recipe = recipe.resolve(teacher=bool(teacher or taught), anchored=anchored(train_df))
+    log.info("pairs: %d train, %d validation; recipe: %s", len(train_df), len(val_df), recipe.describe())
+
+    # 2. the base model
+    device, precision = device_and_precision()
+    model, base_source, native = _load_base(base_model or DEFAULT_BASE_MODEL, recipe, device)
+
+    # 3. the papers distilled (the rest stay unseen), and the base model measured on the unseen ones
+    texts, distilled, passes = distill_papers(papers, df, recipe, seed) if recipe.distill else ([], [], None)
+    bases = {"tfidf": "tfidf", "base": model}
+    if recipe.max_seq_length < native:  # like with like, and the base as shipped
+        from ..vectors.models import load_model
+
+        bases[f"base @{native}"] = load_model(base_model or DEFAULT_BASE_MODEL, device=device)
+    before = measure(bases, papers, df, qrels, progress=progress, corpus=corpus, seen=set(distilled)) if evaluate else None
+    base_state = ({k: v.detach().clone() for k, v in model.state_dict().items()}
+                  if recipe.interpolate not in (None, 1) else {})
+
+    # 4. the objectives
+    vectors = None
+    if recipe.distill:
+        name, max_seq = (teacher, None) if teacher else taught
+        vectors = _teacher_vectors(name, max_seq, texts, progress)
+    objectives = build_objectives(model, train_df, recipe, texts, vectors, passes, seed)
+    log.info("objectives: %s", ", ".join(f"{k} ({len(d):,} rows)" for k, (d, _) in objectives.items()))
+
+    # 5. training
+    _card_data(model, base_model)
+    history, train_seconds = _train(model, objectives, val_df, recipe, device, precision, seed, progress)
+
+    # 6. after training: interpolation with the base (chosen on validation pairs), the projection
+    weight, tried = _choose_interpolation(model, base_state, recipe, val_df)
+    projection = None
+    if recipe.distill and vectors is not None and recipe.project is not False:
+        projection = add_teacher_projection(model, texts, vectors, min_papers=3 if recipe.project else None)
+
+    # 7. the fine-tuned model, measured the same way; the verdict
+    if evaluate:
+        after = measure({"fine-tuned": model}, papers, df, qrels, reference="fine-tuned", progress=progress,
+                        corpus=corpus, seen=set(distilled))
+        evaluation = before.merge(after)
+        warn_collapse(evaluation.table, {"base": model, "fine-tuned": model}, "base")
+        comparison = evaluation.compare("base", models=["fine-tuned"])
+        if len(bases) > 2:
+            comparison = pd.concat([comparison, evaluation.compare(f"base @{native}", models=["fine-tuned"])],
+                                   ignore_index=True)
+        table, said = evaluation.table, verdict(comparison, evaluation.table, recipe.max_seq_length, native)
+    else:
+        table, comparison, said = pd.DataFrame(), pd.DataFrame(), "Not measured (evaluate=False)."
+    result = TrainResult(output_dir, table, comparison, said, recipe, history, device=device, base_source=base_source,
+                         distilled=len(distilled), projection=projection, interpolation=weight)
+
+    # 8. save: model, card, curve, evaluation, recipe
+    record = {"base_model": str(base_model), "base_source": base_source, "text_recipe": TEXT_RECIPE,
+              "recipe": recipe.as_dict(), "objectives": {k: len(d) for k, (d, _) in objectives.items()},
+              "teacher": list(taught or []) or teacher, "distilled_papers": len(distilled), "projection": projection,
+              "interpolation": {"weight": weight, "validation_spearman": tried}, "seed": seed,
+              "train_pairs": len(train_df), "device": device, "train_seconds": round(train_seconds, 1)}
+    from .evaluate import trained_ids
+
+    seen = sorted(trained_ids(df, papers) | set(distilled))
+    result.curve_png = _save(model, output_dir, result, record, len(train_df), seen)
+    if push_to_hub:  # the folder exactly as saved: card with the table, curve, evaluation.json
+        from ..hub import push_model
+
+        push_model(output_dir, push_to_hub)
+    result.seconds = time.perf_counter() - t0
+    result.pairs_per_second = len(train_df) * float(recipe.epochs) / train_seconds if train_seconds else 0.0
+    return result
