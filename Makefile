@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 OUT ?= demo-output
 MIN_VENV ?= .venv-min
 
-.PHONY: demo test test-min lint bench clean venv
+.PHONY: demo test test-min lint bench bench-smoke clean venv
 
 venv: $(VENV)/.installed
 
@@ -48,8 +48,14 @@ test-min:
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# The product benchmarks (docs/benchmarks.md, docs/quality.md have their figures); each takes
+# minutes to hours. bench-smoke runs every one at a tiny size: CI proves they still run.
+BENCHES := loader labeling encode recommend feed quality
 bench: venv
-	$(PY) bench/loader.py
+	for b in $(BENCHES); do $(PY) bench/$$b.py || exit 1; done
+
+bench-smoke: venv
+	for b in $(BENCHES); do echo "bench/$$b.py --smoke"; $(PY) bench/$$b.py --smoke > /dev/null || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) $(OUT) .pytest_cache build *.egg-info

@@ -64,7 +64,7 @@ def run_pipeline(work_dir: str | Path, n_papers: int = 1_000, n_pairs: int = 1_5
     from .labels.labeling import export_labels
     from .labels.store import LabelStore
     from .pairs.sampling import pair_report, sample_pairs, save_pairs
-    from .papers.corpus import save_papers
+    from .papers.files import save_papers
     from .papers.sampler import sample_papers
     from .plots import plot_scores
     from .training.train import finetune

@@ -13,14 +13,12 @@ fp32 and its 95% bootstrap interval.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 MODELS = {"minilm": ("sentence-transformers/all-MiniLM-L6-v2", 256),
           "mpnet": ("sentence-transformers/all-mpnet-base-v2", 256)}
@@ -32,16 +30,19 @@ def main() -> None:
     ap.add_argument("--models", default="minilm,mpnet")
     ap.add_argument("--options", default="torch,torch-bf16,openvino-f32,openvino-bf16")
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--smoke", action="store_true", help="48 papers, MiniLM, torch: the code path, for CI")
     args = ap.parse_args()
+    if args.smoke:
+        args.papers, args.models, args.options = 48, "minilm", "torch"
 
     import torch
 
-    from arxiv_reco.vectors.backends import fast_encoder
     from arxiv_reco.config import SAMPLE_PAPERS
-    from arxiv_reco.vectors.models import load_model
-    from arxiv_reco.training.relevance import CategoryRelevance, _per_query
     from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.training.relevance import CategoryRelevance, per_query
     from arxiv_reco.training.stats import paired_bootstrap
+    from arxiv_reco.vectors.backends import fast_encoder
+    from arxiv_reco.vectors.models import load_model
 
     papers, _ = load_papers(SAMPLE_PAPERS, limit=args.papers)
     texts, ids = papers["text"].tolist(), papers["id"].tolist()
@@ -63,7 +64,7 @@ def main() -> None:
                 emb = np.asarray(encoder.encode(texts, batch_size=args.batch_size, normalize_embeddings=True,
                                                 convert_to_numpy=True), dtype=np.float32)
                 seconds = time.perf_counter() - t
-            per_q = _per_query(emb, ids, qrels, 10)
+            per_q = per_query(emb, ids, qrels, 10)
             if ref is None:
                 ref, ref_q, ref_rate = emb, per_q, len(texts) / seconds
             cos = np.sum(emb * ref, axis=1)

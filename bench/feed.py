@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -32,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from arxiv_reco.config import SAMPLE_PAPERS  # noqa: E402
 from arxiv_reco.reader.digest import svm_scores  # noqa: E402
@@ -106,7 +104,11 @@ def main() -> None:
     ap.add_argument("--c", default="0.01,0.1,1", help="SVM C values to compare (arxiv-sanity-lite: 0.01)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--max-libraries", type=int, help="at most this many libraries of each kind")
+    ap.add_argument("--smoke", action="store_true", help="32 tokens a paper, one C, 20 libraries: the code path, for CI")
     args = ap.parse_args()
+    if args.smoke:
+        args.max_seq, args.c, args.max_libraries = 32, "0.01", 20
 
     t0 = time.perf_counter()
     records = [json.loads(line) for line in SAMPLE_PAPERS.read_text().splitlines()]
@@ -121,6 +123,7 @@ def main() -> None:
     print(f"{n:,} papers, all-MiniLM-L6-v2 at max_seq {args.max_seq}; metric@{K}; SVM C in {cs}\n")
     names = ("recall@20", "nDCG@20", "off-topic@10")
     for kind, libs in libraries(records, args.seed).items():
+        libs = libs[: args.max_libraries] if args.max_libraries else libs
         per = defaultdict(lambda: ([], [], []))  # method -> one list per metric, one value per library
         t = time.perf_counter()
         for lib, held in libs:

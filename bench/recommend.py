@@ -16,7 +16,6 @@ throughput is bench/encode.py's.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from arxiv_reco.index.paper_index import PaperIndex  # noqa: E402
 
@@ -64,11 +62,11 @@ def search_bench(n: int, kinds: list[str], nprobes: list[int]) -> None:
     index = PaperIndex(emb, meta, {"model": "synthetic"})
     q = np.asarray(emb[rng.integers(0, n, 100)], dtype=np.float32) + 0.03 * rng.standard_normal((100, 384), dtype=np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    mask = index._mask("cs.CL", None, None)
+    mask = index.mask("cs.CL", None, None)
     print(f"\n== {n:,} vectors x 384 (float16: {emb.nbytes / 2**20:,.0f} MB), built in {time.perf_counter() - t:.0f}s")
     one50, one95, _ = timed(lambda: index.search_many(q[:1], k=10, backend="exact"), 20)
     b50, b95, exact = timed(lambda: index.search_many(q, k=10, backend="exact"), 3)
-    exact_f = index._top(q, 10, [set()] * len(q), mask, "exact")
+    exact_f = index.top(q, 10, [set()] * len(q), mask, "exact")
     print("| search | memory | recall@10 | recall@10, filter 10% | 1 query p50 / p95 | 100 queries p50 |")
     print("|---|---|---|---|---|---|")
     print(f"| exact (float16 blocks) | {emb.nbytes / 2**20:,.0f} MB | 1 | 1 | {one50 * 1000:.1f} / {one95 * 1000:.1f} ms "
@@ -88,12 +86,12 @@ def search_bench(n: int, kinds: list[str], nprobes: list[int]) -> None:
             ann.nprobe = nprobe
             f50, f95, _ = timed(lambda: index.search_many(q[:1], k=10, backend="faiss"), 20)
             fb50, _, approx = timed(lambda: index.search_many(q, k=10, backend="faiss"), 3)
-            filt = index._top(q, 10, [set()] * len(q), mask, "faiss")
+            filt = index.top(q, 10, [set()] * len(q), mask, "faiss")
             print(f"| FAISS {kind}, {ann.nlist} lists, nprobe {nprobe} (built {build:.0f}s) | "
                   f"{ann_bytes(ann) / 2**20:,.0f} MB ({ann_bytes(ann) / emb.nbytes:.2f}x) | {recall(approx, exact):.3f} | "
                   f"{recall(filt, exact_f):.3f} | {f50 * 1000:.2f} / {f95 * 1000:.2f} ms ({one50 / f50:.0f}x faster) | "
                   f"{fb50 * 1000:,.0f} ms |", flush=True)
-        index._faiss = None
+        index.drop_ann()
 
 
 def main() -> None:
@@ -101,7 +99,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,2800000")
     ap.add_argument("--kinds", default="ivf-fp16,ivf-sq8,ivf-sq6,ivf-pq")
     ap.add_argument("--nprobes", default="8,32")
+    ap.add_argument("--smoke", action="store_true", help="20,000 vectors: the code path, for CI")
     args = ap.parse_args()
+    if args.smoke:
+        args.sizes, args.kinds, args.nprobes = "20000", "ivf-fp16,ivf-sq8", "8"
     import torch
 
     print(f"torch threads: {torch.get_num_threads()}")

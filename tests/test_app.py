@@ -53,9 +53,9 @@ def site(tmp_path_factory, sample_papers_df):
     why = _requirements()
     if why:
         pytest.skip(why)
+    from arxiv_reco.index.paper_index import PaperIndex
     from arxiv_reco.reader.app import serve
     from arxiv_reco.vectors.models import load_model
-    from arxiv_reco.index.paper_index import PaperIndex
 
     work = tmp_path_factory.mktemp("site")
     papers = sample_papers_df[sample_papers_df["primary_category"].isin(TOPICS)].reset_index(drop=True)

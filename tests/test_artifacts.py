@@ -183,8 +183,8 @@ def test_sigkill_of_index_at_every_stage_of_writing_leaves_an_index_that_answers
 @needs_strace
 def test_sigkill_of_train_at_every_stage_of_saving_leaves_a_model_that_loads(tmp_path, corpus):
     from arxiv_reco.labels.labeling import LABEL_COLUMNS
-    from arxiv_reco.vectors.models import load_model
     from arxiv_reco.pairs.sampling import sample_pairs
+    from arxiv_reco.vectors.models import load_model
 
     pairs = sample_pairs(corpus, n=48, strategy="mixed", seed=0, splits={"train": 0.7, "validation": 0.15, "test": 0.15})
     pairs["text_a"], pairs["text_b"] = pairs["title_a"], pairs["title_b"]

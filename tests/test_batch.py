@@ -16,7 +16,7 @@ from fake_gemini import FakeGemini
 
 import arxiv_reco.labels.batch as batch
 from arxiv_reco.labels.batch import label_pairs_batch
-from arxiv_reco.labels.labeling import LabelConfig
+from arxiv_reco.labels.labeling import label_config
 from arxiv_reco.pairs.sampling import save_pairs
 
 
@@ -35,7 +35,7 @@ def test_batch_mode_labels_into_the_same_store_and_resumes_by_job_name(fake, set
     rows = stored(store)
     assert (rows["labeler"] == "gemini-batch").all()
     assert_scores_are_the_pairs_own(store, pairs)
-    assert second.cost_usd == pytest.approx(LabelConfig().cost(second.input_tokens, second.output_tokens) / 2)
+    assert second.cost_usd == pytest.approx(label_config(settings).cost(second.input_tokens, second.output_tokens) / 2)
 
 
 def test_polling_rides_out_503s_429s_dropped_connections_and_timeouts(fake, settings, pairs, tmp_path):

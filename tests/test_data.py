@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from conftest import KAGGLE_HEAD, SAMPLE_2K, UNARXIVE
 
-from arxiv_reco.papers.corpus import SnapshotFormatError, paper_text, read_papers, save_papers
+from arxiv_reco.papers.corpus import SnapshotFormatError, paper_text
+from arxiv_reco.papers.files import read_papers, save_papers
 from arxiv_reco.papers.sampler import sample_papers
 from arxiv_reco.papers.snapshot import iter_papers, load_papers
 

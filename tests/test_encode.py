@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import SAMPLE_2K
 
+from arxiv_reco.papers.snapshot import load_papers
 from arxiv_reco.vectors.backends import (
     OpenVINOEncoder,
     backend_of,
@@ -16,7 +17,6 @@ from arxiv_reco.vectors.backends import (
     torch_model,
 )
 from arxiv_reco.vectors.embed import encode, model_fingerprint
-from arxiv_reco.papers.snapshot import load_papers
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -13,8 +13,8 @@ from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv
 
 from arxiv_reco.cli import main
-from arxiv_reco.reader.digest import feed, svm_scores
 from arxiv_reco.index.paper_index import PaperIndex
+from arxiv_reco.reader.digest import feed, svm_scores
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 SINCE = "2026-01-01"

@@ -131,8 +131,8 @@ def _hostile_records(records):
 
 
 def test_update_drops_and_counts_entries_whose_id_is_not_an_arxiv_id(tmp_path, records, model):
-    from arxiv_reco.reader.arxiv_api import ArxivAPI
     from arxiv_reco.index.paper_index import PaperIndex
+    from arxiv_reco.reader.arxiv_api import ArxivAPI
     from arxiv_reco.reader.update import update_index
 
     base, evil = _hostile_records(records)
@@ -148,8 +148,8 @@ def test_update_drops_and_counts_entries_whose_id_is_not_an_arxiv_id(tmp_path, r
 
 
 def test_the_arxiv_api_is_https_by_default_and_plain_http_is_refused():
-    from arxiv_reco.reader.arxiv_api import ArxivAPI
     from arxiv_reco.config import load_settings
+    from arxiv_reco.reader.arxiv_api import ArxivAPI
 
     assert ArxivAPI().url.startswith("https://") and load_settings(env_file=None).arxiv_api_url.startswith("https://")
     with pytest.raises(ValueError, match="https"):
@@ -250,8 +250,8 @@ def test_a_labels_file_in_another_encoding_names_the_file(tmp_path, capsys):
 
 # ---- 8. one impossible date never stops the digest ---------------------------------------------------------------
 def test_an_impossible_date_is_missing_and_counted_in_feed_update_and_page(tmp_path, records, model, capsys):
-    from arxiv_reco.reader.arxiv_api import ArxivAPI
     from arxiv_reco.index.paper_index import PaperIndex
+    from arxiv_reco.reader.arxiv_api import ArxivAPI
     from arxiv_reco.reader.update import update_index
 
     base, _ = _hostile_records(records)

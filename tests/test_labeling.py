@@ -19,7 +19,6 @@ from conftest import KEY, REPO, SAMPLE_2K, assert_scores_are_the_pairs_own, at, 
 from fake_gemini import FakeGemini
 
 from arxiv_reco.config import load_settings
-from arxiv_reco.papers.corpus import paper_text
 from arxiv_reco.labels.gemini import alabel_pairs, label_pairs
 from arxiv_reco.labels.labeling import (
     LABEL_COLUMNS,
@@ -31,9 +30,10 @@ from arxiv_reco.labels.labeling import (
     plan_labeling,
     read_labels,
 )
-from arxiv_reco.pairs.sampling import save_pairs
 from arxiv_reco.labels.prompts import PromptSpec
 from arxiv_reco.labels.store import LabelStore
+from arxiv_reco.pairs.sampling import save_pairs
+from arxiv_reco.papers.corpus import paper_text
 
 
 def test_success_labels_every_pair_with_its_own_score(fake, settings, pairs, tmp_path):

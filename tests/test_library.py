@@ -101,10 +101,10 @@ def test_bibtex_written_back_reads_back():
 
 
 def test_missing_library_papers_are_fetched_and_added(tmp_path):
-    from arxiv_reco.vectors.models import load_model
     from arxiv_reco.index.paper_index import PaperIndex
     from arxiv_reco.papers.snapshot import load_papers
     from arxiv_reco.reader.update import abstracts_path, add_papers_by_id
+    from arxiv_reco.vectors.models import load_model
 
     papers, _ = load_papers(SAMPLE_2K, limit=40)
     model = load_model("sentence-transformers/all-MiniLM-L6-v2", max_seq_length=32)

@@ -67,17 +67,19 @@ def test_gpu_precision_is_what_the_card_has_natively(monkeypatch, capability, ex
     assert device_and_precision() == ("cuda", expected)
 
 
-@pytest.mark.parametrize(("avx512_bf16", "expected"), [(True, {"bf16": True}), (False, {})])
-def test_cpu_training_uses_bf16_where_the_cpu_has_it(monkeypatch, avx512_bf16, expected):
+@pytest.mark.parametrize(("flags", "expected"), [("fpu avx512f avx512_bf16 avx512_vnni", {"bf16": True}),
+                                                ("fpu amx_bf16 amx_tile", {"bf16": True}),
+                                                ("fpu avx512f avx512_vnni", {})])
+def test_cpu_training_uses_bf16_where_the_cpu_has_it(monkeypatch, flags, expected):
     import torch
 
-    from arxiv_reco.training.train import device_and_precision
+    import arxiv_reco.training.train as train
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    assert device_and_precision() == ("cpu", expected)
+    real = train.cpu_has_native_bf16
+    monkeypatch.setattr(train, "cpu_has_native_bf16", lambda: real(f"flags : {flags}"))
+    assert train.device_and_precision() == ("cpu", expected)
 
 
 # ---- models through huggingface_hub --------------------------------------------------------------
@@ -151,7 +153,8 @@ def test_labels_become_a_dataset_dict_by_split(tmp_path):
     df = pd.DataFrame({"pair_id": [f"a{i}__b{i}" for i in range(10)], "id_a": [f"a{i}" for i in range(10)],
                        "id_b": [f"b{i}" for i in range(10)], "text_a": ["x"] * 10, "text_b": ["y"] * 10,
                        "score": [i / 10 for i in range(10)], "split": ["train"] * 6 + ["validation"] * 2 + ["test"] * 2,
-                       "labeler": "gemini", "model": "gemini-2.5-flash", "prompt_version": "p1", "anchor": ""})[LABEL_COLUMNS]
+                       "labeler": "gemini", "model": "gemini-2.5-flash", "prompt_version": "p1", "anchor": "",
+                       "reads": 300})[LABEL_COLUMNS]
     df.to_csv(tmp_path / "labels.csv", index=False)
     ds = labels_to_dataset(tmp_path / "labels.csv")
     assert {k: len(v) for k, v in ds.items()} == {"train": 6, "validation": 2, "test": 2}

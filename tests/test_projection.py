@@ -11,8 +11,8 @@ import pytest
 from conftest import SAMPLE_2K
 from scipy.stats import spearmanr
 
-from arxiv_reco.training.projection import ALPHAS, add_teacher_projection, fit_projection
 from arxiv_reco.papers.snapshot import load_papers
+from arxiv_reco.training.projection import ALPHAS, add_teacher_projection, fit_projection
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -98,11 +98,11 @@ def test_projected_model_saves_loads_and_converts_the_same(tmp_path):
 @pytest.mark.slow
 def test_finetune_ends_with_the_projection_on_teacher_labels(tmp_path):
     from arxiv_reco.labels.labeling import export_labels
-    from arxiv_reco.vectors.models import load_model
-    from arxiv_reco.pairs.sampling import sample_pairs
     from arxiv_reco.labels.store import LabelStore
     from arxiv_reco.labels.teacher import label_pairs_teacher
+    from arxiv_reco.pairs.sampling import sample_pairs
     from arxiv_reco.training.train import finetune
+    from arxiv_reco.vectors.models import load_model
 
     papers, _ = load_papers(SAMPLE_2K, limit=200)
     pairs = sample_pairs(papers, n=60, strategy="anchored", seed=0)

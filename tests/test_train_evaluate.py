@@ -12,10 +12,11 @@ import pytest
 from conftest import SAMPLE_2K
 
 from arxiv_reco.cli import main
-from arxiv_reco.papers.corpus import paper_text
-from arxiv_reco.training.evaluate import CollapseWarning, evaluate_models, save_report
 from arxiv_reco.labels.labeling import LABEL_COLUMNS, read_labels
 from arxiv_reco.pairs.sampling import sample_pairs
+from arxiv_reco.papers.corpus import paper_text
+from arxiv_reco.papers.snapshot import load_papers
+from arxiv_reco.training.evaluate import CollapseWarning, evaluate_models, save_report
 from arxiv_reco.training.recipe import Recipe
 from arxiv_reco.training.relevance import (
     CategoryRelevance,
@@ -24,7 +25,6 @@ from arxiv_reco.training.relevance import (
     read_qrels,
     retrieval_metrics,
 )
-from arxiv_reco.papers.snapshot import load_papers
 from arxiv_reco.training.train import check_labels, finetune
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -310,8 +310,8 @@ def test_the_share_of_the_gap_to_the_teacher_comes_with_its_interval():
 
 
 def test_the_objectives_follow_the_labels():
-    from arxiv_reco.training.objectives import anchored, build_objectives, pair_loss, rank_rows
     from arxiv_reco.labels.teacher import teacher_of, teacher_version
+    from arxiv_reco.training.objectives import anchored, build_objectives, pair_loss, rank_rows
 
     papers, _ = load_papers(SAMPLE_2K, limit=200)
     pairs = sample_pairs(papers, n=60, strategy="anchored", seed=0, splits={"train": 1.0})
@@ -323,7 +323,7 @@ def test_the_objectives_follow_the_labels():
     assert rows and all(strategy[frozenset((a, pos))] == "anchored-near" and strategy[frozenset((a, neg))] != "anchored-near"
                         for a, pos, neg in rows)
     gemini = pairs.assign(labeler="gemini", model="gemini-2.5-flash", prompt_version="p1")
-    taught = pairs.assign(labeler="teacher", model="t/teacher", prompt_version=teacher_version(128))
+    taught = pairs.assign(labeler="teacher", model="t/teacher", prompt_version=teacher_version(128), reads=128)
     assert teacher_of(gemini) is None and teacher_of(taught) == ("t/teacher", 128)
 
     class Stub:

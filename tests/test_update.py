@@ -21,6 +21,8 @@ from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv, error_feed
 
 import arxiv_reco
+from arxiv_reco.index.paper_index import PaperIndex
+from arxiv_reco.papers.corpus import normalize
 from arxiv_reco.reader.arxiv_api import (
     ArxivAPI,
     ArxivAPIError,
@@ -29,10 +31,8 @@ from arxiv_reco.reader.arxiv_api import (
     category_query,
     parse_feed,
 )
-from arxiv_reco.papers.corpus import normalize
-from arxiv_reco.vectors.embed import _PROBE
-from arxiv_reco.index.paper_index import PaperIndex
 from arxiv_reco.reader.update import abstracts_path, fetch_checkpoint, update_index
+from arxiv_reco.vectors.embed import _PROBE
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 CATS = ["cs.CL", "cs.IR"]

@@ -18,7 +18,7 @@ from .common import filter_args, print_comparison, print_df, print_frame, settin
 
 
 def cmd_sample(args) -> int:
-    from ..papers.corpus import save_papers
+    from ..papers.files import save_papers
     from ..papers.sampler import sample_papers
 
     settings = settings_for(args, snapshot=args.snapshot)
@@ -35,7 +35,7 @@ def cmd_sample(args) -> int:
 
 def cmd_pairs(args) -> int:
     from ..pairs.sampling import pair_report, sample_pairs, save_pairs
-    from ..papers.corpus import read_papers
+    from ..papers.files import read_papers
 
     settings = settings_for(args)
     papers = read_papers(args.papers or settings.papers)
@@ -115,7 +115,7 @@ def _recipe(args):
 
 
 def cmd_train(args) -> int:
-    from ..papers.corpus import read_papers
+    from ..papers.files import read_papers
     from ..training.relevance import read_qrels
     from ..training.train import check_labels, finetune
 
@@ -138,7 +138,7 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from ..labels.labeling import read_labels
-    from ..papers.corpus import read_papers
+    from ..papers.files import read_papers
     from ..training.evaluate import measure, save_report
     from ..training.relevance import read_qrels
     from ..vectors.models import load_model, trained_on
@@ -168,7 +168,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_index(args) -> int:
     from ..index.build import index_papers
-    from ..papers.corpus import read_papers
+    from ..papers.files import read_papers
     from ..vectors.models import load_model, resolve_model
 
     settings = settings_for(args)

@@ -60,7 +60,7 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
                                  model_name=model_name, encoder=encoder, devices=devices)
         added = len(index)
     wants_ann = faiss if faiss is not None else len(index) > FAISS_AUTO_ABOVE
-    if wants_ann and index._faiss is None:
+    if wants_ann and not index.has_ann:
         index.build_ann(ann)
     elif not fresh and not added:
         return index, 0  # nothing new: the saved index stays exactly as it was

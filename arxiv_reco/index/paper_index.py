@@ -263,7 +263,22 @@ class PaperIndex:
         return self._faiss
 
     # ---- searching --------------------------------------------------------------------------------------
-    def _mask(self, categories: str | Iterable[str] | None, since: str | None, until: str | None) -> np.ndarray | None:
+    def drop_ann(self) -> None:
+        """Forget the approximate index (searches go exact; a later save writes none)."""
+        self._faiss = None
+        self.info.pop("ann", None)
+
+    @property
+    def has_ann(self) -> bool:
+        """Whether an approximate (FAISS) index is built or loaded beside the exact one."""
+        return self._faiss is not None
+
+    def mask(self, categories: str | Iterable[str] | None, since: str | None, until: str | None) -> np.ndarray | None:
+        """The rows a filter keeps (categories as CategoryFilter reads them; dates inclusive, an
+        impossible date counting as none), or None when nothing filters.
+
+        >>> index.mask("cs.CL", since="2026-11-20", until=None).sum()
+        """
         if not (categories or since or until):
             return None
         keep = np.ones(len(self), dtype=bool)
@@ -279,9 +294,13 @@ class PaperIndex:
             keep &= (dates != "") & (dates <= str(until))
         return keep
 
-    def _top(self, queries: np.ndarray, k: int, exclude: Sequence[set[int]], mask: np.ndarray | None,
-             backend: str) -> list[list[tuple[int, float]]]:
-        """Best k rows per query (normalised float32 queries), skipping excluded rows."""
+    def top(self, queries: np.ndarray, k: int, exclude: Sequence[set[int]], mask: np.ndarray | None,
+            backend: str = "auto") -> list[list[tuple[int, float]]]:
+        """Best k (row, score) per query (normalised float32 queries), skipping excluded rows and
+        rows ``mask`` drops.
+
+        >>> index.top(query_vectors, 10, [set()] * len(query_vectors), None)
+        """
         n = len(self)
         extra = max(len(e) for e in exclude) if exclude else 0
         want = min(n, k + extra)
@@ -304,7 +323,12 @@ class PaperIndex:
             out.append(list(zip(rows.tolist(), scores[order].tolist())))
         return out
 
-    def _frame(self, hits: list[tuple[int, float]]) -> pd.DataFrame:
+    def frame(self, hits: list[tuple[int, float]]) -> pd.DataFrame:
+        """(row, score) hits as the table every search returns: id, title, score, category, date,
+        authors, url.
+
+        >>> index.frame(index.top(q, 10, [set()], None)[0])
+        """
         rows = [int(r) for r, _ in hits]
         df = self.meta.iloc[rows][["id", "title", "primary_category", "update_date", "authors"]].copy()
         df.insert(2, "score", [round(float(s), 4) for _, s in hits])
@@ -312,7 +336,12 @@ class PaperIndex:
         df["url"] = "https://arxiv.org/abs/" + df["id"].astype(str)
         return df.reset_index(drop=True)
 
-    def _rows(self, ids: Iterable[str], what: str) -> list[int]:
+    def rows(self, ids: Iterable[str], what: str = "unknown paper id") -> list[int]:
+        """The row of each id (any version of it); a KeyError naming the ids the index lacks.
+
+        >>> index.rows(["2401.01234v2"])
+        [17]
+        """
         rows, unknown = [], []
         for pid in ids:
             pid = str(pid).strip()
@@ -326,8 +355,11 @@ class PaperIndex:
                            "(add them with index.add(papers) or `arxiv-reco index`)")
         return rows
 
-    def _same_papers(self, rows: Iterable[int]) -> set[int]:
-        """Rows of the given papers and of every other version of them."""
+    def same_papers(self, rows: Iterable[int]) -> set[int]:
+        """Rows of the given papers and of every other version of them.
+
+        >>> index.same_papers(index.rows(["2401.01234"]))
+        """
         return {r2 for r in rows for r2 in self._rows_of_base[self._base[r]]}
 
     def similar(self, paper_id: str, k: int = 10, categories=None, since=None, until=None,
@@ -336,9 +368,9 @@ class PaperIndex:
 
         >>> index.similar("2401.01234", k=10)
         """
-        row = self._rows([paper_id], "unknown paper id")[0]
+        row = self.rows([paper_id], "unknown paper id")[0]
         q = np.asarray(self.embeddings[row], dtype=np.float32)[None, :]
-        return self._frame(self._top(q, self._k(k), [self._same_papers([row])], self._mask(categories, since, until), backend)[0])
+        return self.frame(self.top(q, self.check_k(k), [self.same_papers([row])], self.mask(categories, since, until), backend)[0])
 
     def search(self, text: str, k: int = 10, categories=None, since=None, until=None, backend: str = "auto") -> pd.DataFrame:
         """Papers closest to a free-text query (encoded by the index's model).
@@ -351,7 +383,7 @@ class PaperIndex:
 
         q = fast_encoder(self.model, self.encoder).encode([text], normalize_embeddings=True,
                                                           convert_to_numpy=True).astype(np.float32)
-        return self._frame(self._top(q, self._k(k), [set()], self._mask(categories, since, until), backend)[0])
+        return self.frame(self.top(q, self.check_k(k), [set()], self.mask(categories, since, until), backend)[0])
 
     def recommend(self, liked: Sequence[str], disliked: Sequence[str] = (), k: int = 10, dislike_weight: float = 0.5,
                   categories=None, since=None, until=None, backend: str = "auto") -> pd.DataFrame:
@@ -363,8 +395,8 @@ class PaperIndex:
         """
         if not liked:
             raise ValueError("recommend needs at least one liked paper id")
-        pos = self._rows(liked, "unknown liked id")
-        neg = self._rows(disliked, "unknown disliked id") if disliked else []
+        pos = self.rows(liked, "unknown liked id")
+        neg = self.rows(disliked, "unknown disliked id") if disliked else []
         q = np.asarray(self.embeddings[pos], dtype=np.float32).mean(axis=0)
         if neg:
             q = q - dislike_weight * np.asarray(self.embeddings[neg], dtype=np.float32).mean(axis=0)
@@ -372,14 +404,15 @@ class PaperIndex:
         if norm == 0:
             raise ValueError("liked and disliked papers cancel out; rate a few more papers")
         q = (q / norm)[None, :]
-        return self._frame(self._top(q, self._k(k), [self._same_papers(pos + neg)], self._mask(categories, since, until), backend)[0])
+        return self.frame(self.top(q, self.check_k(k), [self.same_papers(pos + neg)], self.mask(categories, since, until), backend)[0])
 
     def search_many(self, queries: np.ndarray, k: int = 10, backend: str = "auto") -> list[list[tuple[int, float]]]:
         """Top k (row, score) for each of many normalised query vectors at once (batch API)."""
         q = np.asarray(queries, dtype=np.float32)
-        return self._top(q, self._k(k), [set()] * len(q), None, backend)
+        return self.top(q, self.check_k(k), [set()] * len(q), None, backend)
 
-    def _k(self, k: int) -> int:
+    def check_k(self, k: int) -> int:
+        """``k`` when a search can return that many (a ValueError for k < 1 or an empty index)."""
         if k < 1:
             raise ValueError("k must be at least 1")
         if len(self) == 0:

@@ -23,29 +23,21 @@ import tempfile
 import time
 import uuid
 
-from .gemini import (
-    _enum_name,
-    _generate_config,
-    _thinking_budget,
-    _usage,
-    classify,
-    fatal_message,
-    judge_response,
-    make_client,
-    retry_delay,
-)
+from ..config import load_settings
+from .gemini import classify, fatal_message, make_client, retry_delay
 from .labeling import (
     LabelConfig,
     LabelingAborted,
     LabelSummary,
-    _gemini_config,
-    _records,
-    _settings_record,
-    _todo,
-    _units,
     for_pairs,
+    label_config,
+    pending,
+    records,
+    requests_for,
+    run_record,
 )
-from .prompts import SYSTEM_INSTRUCTION, AnswerError, response_schema
+from .prompts import AnswerError
+from .request import enum_name, judge_response, rest_request, sdk_config, usage
 from .store import LabelStore
 
 log = logging.getLogger("arxiv_reco")
@@ -75,18 +67,20 @@ def label_pairs_batch(pairs, store: str | LabelStore = "labels.sqlite", config: 
     """
     from tqdm.auto import tqdm
 
-    settings, cfg = _gemini_config(config, settings, overrides)
+    settings = settings or load_settings()
+    cfg = label_config(settings, config, **overrides)
     cfg = for_pairs(cfg, pairs)
-    st, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
+    st, todo, summary = pending(pairs, store, cfg.model, cfg.prompt_version)
+    st.put_version(cfg.model, cfg.prompt_version, "gemini-batch", cfg.prompt.abstract_tokens)
     t0 = time.monotonic()
     jobs = st.open_batch_jobs(cfg.model, cfg.prompt_version)
     if not todo and not jobs:
         return summary
     client = client or make_client(settings, cfg.timeout)
-    run_id = st.start_run({**_settings_record(cfg), "mode": "batch", "pairs": len(todo)})
-    by_id = {p["pair_id"]: p for p in _records(pairs)}
-    pending = {pid for _, units in jobs for unit in units.values() for pid in unit}
-    fresh = [p for p in todo if p["pair_id"] not in pending]  # pairs no open job asks about
+    run_id = st.start_run({**run_record(cfg), "mode": "batch", "pairs": len(todo)})
+    by_id = {p["pair_id"]: p for p in records(pairs)}
+    asked = {pid for _, units in jobs for unit in units.values() for pid in unit}
+    fresh = [p for p in todo if p["pair_id"] not in asked]  # pairs no open job asks about
     if fresh:
         jobs.append(_register(st, cfg, fresh))
     for name, units in jobs:
@@ -96,7 +90,7 @@ def label_pairs_batch(pairs, store: str | LabelStore = "labels.sqlite", config: 
                 continue
         summary.batch_job = name
         job = _poll(client, cfg, name, poll_seconds, progress, tqdm, wait, t0 + max_wait)
-        state = _GONE if job is None else _enum_name(job.state)
+        state = _GONE if job is None else enum_name(job.state)
         st.set_batch_state(name, state)
         if state in ("JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"):
             _collect(client, st, cfg, job, units, summary, run_id)
@@ -146,7 +140,7 @@ def _is_not_found(e: BaseException) -> bool:
 # ---- submitting, exactly once ---------------------------------------------------------------------
 def _register(st: LabelStore, cfg: LabelConfig, todo: list[dict]) -> tuple[str, dict[str, list[str]]]:
     """Record the job in the store before it exists, under a display name unique to it."""
-    units = {f"u{i}": [p["pair_id"] for p in unit] for i, unit in enumerate(_units(todo, cfg))}
+    units = {f"u{i}": [p["pair_id"] for p in unit] for i, unit in enumerate(requests_for(todo, cfg))}
     display = f"arxiv-reco-{cfg.prompt_version}-{len(todo)}pairs-{uuid.uuid4().hex[:12]}"
     st.add_batch_job(PENDING + display, cfg.model, cfg.prompt_version, "SUBMITTING", units)
     return PENDING + display, units
@@ -193,28 +187,18 @@ def _submit(client, st: LabelStore, cfg: LabelConfig, pending: str, ids: dict[st
                 if job is not None:
                     break
         summary.requests += len(ids)
-    st.rename_batch_job(pending, job.name, _enum_name(job.state))
+    st.rename_batch_job(pending, job.name, enum_name(job.state))
     return job.name
-
-
-def _rest_request(cfg: LabelConfig, unit: list[dict]) -> dict:
-    """One GenerateContentRequest as the REST API spells it (for the JSONL file mode)."""
-    gen = {"temperature": cfg.prompt.temperature, "responseMimeType": "application/json",
-           "responseJsonSchema": response_schema(cfg.prompt.with_reason)}
-    if _thinking_budget(cfg) is not None:
-        gen["thinkingConfig"] = {"thinkingBudget": _thinking_budget(cfg)}
-    return {"contents": [{"role": "user", "parts": [{"text": cfg.prompt.render(unit)}]}],
-            "systemInstruction": {"parts": [{"text": SYSTEM_INSTRUCTION}]}, "generationConfig": gen}
 
 
 def _source(client, cfg: LabelConfig, units: dict[str, list[dict]], display: str):
     """Inlined requests, or (above the inline limit) an uploaded JSONL file's name."""
     from google.genai import types
 
-    requests = {key: _rest_request(cfg, unit) for key, unit in units.items()}
+    requests = {key: rest_request(cfg, cfg.prompt.render(unit)) for key, unit in units.items()}
     if sum(len(json.dumps(r)) for r in requests.values()) <= INLINE_LIMIT_BYTES:
         return [types.InlinedRequest(model=cfg.model, contents=cfg.prompt.render(unit), metadata={"key": key},
-                                     config=_generate_config(cfg)) for key, unit in units.items()]
+                                     config=sdk_config(cfg)) for key, unit in units.items()]
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         for key, req in requests.items():
             f.write(json.dumps({"key": key, "request": req}) + "\n")
@@ -248,7 +232,7 @@ def _poll(client, cfg: LabelConfig, name: str, poll_seconds: float, progress: bo
                     log.warning("batch job %s is not known to the service any more", name)
                     return None
                 raise
-            state = _enum_name(job.state)
+            state = enum_name(job.state)
             bar.set_postfix_str(state)
             if state in TERMINAL or not wait:
                 return job
@@ -278,8 +262,8 @@ def _collect(client, st: LabelStore, cfg: LabelConfig, job, units: dict[str, lis
         for line in raw.decode().splitlines():
             if line.strip():
                 item = json.loads(line)
-                resp = types.GenerateContentResponse._from_response(response=item["response"], kwargs={}) \
-                    if "response" in item else None
+                # the REST JSON (camelCase) validates into the SDK's own type: the same object online calls give
+                resp = types.GenerateContentResponse.model_validate(item["response"]) if "response" in item else None
                 answers.append((item.get("key"), resp, item.get("error")))
     asked = {pid for ids in units.values() for pid in ids}
     answered = set()
@@ -293,7 +277,7 @@ def _collect(client, st: LabelStore, cfg: LabelConfig, job, units: dict[str, lis
                 st.put_failure(pid, cfg.model, cfg.prompt_version, "batch_error", labeler="gemini-batch", run_id=run_id)
                 summary.failed["batch_error"] += 1
             continue
-        tin, tout = _usage(response)
+        tin, tout = usage(response)
         summary.input_tokens += tin
         summary.output_tokens += tout
         try:

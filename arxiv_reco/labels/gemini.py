@@ -25,7 +25,6 @@ import concurrent.futures
 import contextlib
 import random
 import time
-from collections.abc import Sequence
 
 from ..config import Settings, load_settings
 from .labeling import (
@@ -33,80 +32,19 @@ from .labeling import (
     LabelingAborted,
     LabelSummary,
     MissingKeyError,
-    _gemini_config,
-    _settings_record,
-    _todo,
-    _units,
     for_pairs,
+    label_config,
+    pending,
+    requests_for,
+    run_record,
 )
-from .prompts import SYSTEM_INSTRUCTION, AnswerError, parse_answer, response_schema
+from .prompts import AnswerError
+from .request import judge_response, sdk_config, usage
 from .store import LabelStore
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 
 FATAL_STATUS = {400, 401, 403, 404}
-
-BLOCKED_FINISH = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
-
-
-# ---- one request -----------------------------------------------------------------------------
-def _thinking_budget(cfg: LabelConfig) -> int | None:
-    """The budget to send, or None to leave the model's default (2.5 Pro cannot turn thinking off:
-    its minimum budget is 128; models before 2.5 have no budget)."""
-    if cfg.thinking_budget is None or "2.5" not in cfg.model:
-        return None
-    if "pro" in cfg.model and cfg.thinking_budget == 0:
-        return None
-    return cfg.thinking_budget
-
-
-def _generate_config(cfg: LabelConfig):
-    from google.genai import types
-
-    budget = _thinking_budget(cfg)
-    thinking = types.ThinkingConfig(thinking_budget=budget) if budget is not None else None
-    return types.GenerateContentConfig(
-        system_instruction=SYSTEM_INSTRUCTION,
-        temperature=cfg.prompt.temperature,
-        response_mime_type="application/json",
-        response_json_schema=response_schema(cfg.prompt.with_reason),
-        thinking_config=thinking,
-    )
-
-
-def judge_response(response, pair_ids: Sequence[str]) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
-    """A GenerateContentResponse -> (scores, reasons, per-pair failures); AnswerError when the
-    whole answer is unusable (blocked, empty, not JSON). Shared by online and batch mode."""
-    feedback = getattr(response, "prompt_feedback", None)
-    if feedback is not None and getattr(feedback, "block_reason", None):
-        raise AnswerError("blocked", f"prompt blocked: {_enum_name(feedback.block_reason)}")
-    candidates = getattr(response, "candidates", None) or []
-    if not candidates:
-        raise AnswerError("no_candidate")
-    finish = _enum_name(getattr(candidates[0], "finish_reason", None))
-    if finish in BLOCKED_FINISH:
-        raise AnswerError("blocked", f"finish reason {finish}")
-    content = getattr(candidates[0], "content", None)
-    parts = getattr(content, "parts", None) or []
-    text = "".join(p.text for p in parts if getattr(p, "text", None) and not getattr(p, "thought", False))
-    if finish == "MAX_TOKENS" and text:
-        raise AnswerError("truncated", "the answer hit the output token limit")
-    return parse_answer(text, pair_ids)
-
-
-def _enum_name(value) -> str:
-    if value is None:
-        return ""
-    return str(getattr(value, "name", value)).split(".")[-1]
-
-
-def _usage(response) -> tuple[int, int]:
-    u = getattr(response, "usage_metadata", None)
-    if u is None:
-        return 0, 0
-    out = (getattr(u, "candidates_token_count", 0) or 0) + (getattr(u, "thoughts_token_count", 0) or 0)
-    return getattr(u, "prompt_token_count", 0) or 0, out
-
 
 def retry_delay(error) -> float | None:
     """The server's RetryInfo.retryDelay ("17s", "1.5s") from an APIError, if any."""
@@ -221,7 +159,7 @@ class _Run:
     def __init__(self, client, store: LabelStore, cfg: LabelConfig, summary: LabelSummary, run_id: int, bar):
         self.client, self.store, self.cfg, self.summary, self.run_id, self.bar = client, store, cfg, summary, run_id, bar
         self.limiter = RateLimiter(cfg.rpm, cfg.tpm)
-        self.gen_config = _generate_config(cfg)
+        self.gen_config = sdk_config(cfg)
         self.queue: asyncio.Queue[tuple[list[dict], int]] = asyncio.Queue()
         self.retrying = 0
         self.t0 = time.monotonic()
@@ -259,7 +197,7 @@ class _Run:
             await self.retry_or_fail(unit, attempt, reason, retryable=kind == "retry", server_delay=delay)
             return
         latency = time.monotonic() - t
-        tin, tout = _usage(response)
+        tin, tout = usage(response)
         self.limiter.correct(est_in + est_out, tin + tout)
         s.input_tokens += tin
         s.output_tokens += tout
@@ -331,16 +269,18 @@ async def alabel_pairs(
     """
     from tqdm.auto import tqdm
 
-    settings, cfg = _gemini_config(config, settings, overrides)
+    settings = settings or load_settings()
+    cfg = label_config(settings, config, **overrides)
     cfg = for_pairs(cfg, pairs)
-    st, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
+    st, todo, summary = pending(pairs, store, cfg.model, cfg.prompt_version)
+    st.put_version(cfg.model, cfg.prompt_version, "gemini", cfg.prompt.abstract_tokens)
     if not todo:
         return summary
     client = client or make_client(settings, cfg.timeout)
-    run_id = st.start_run({**_settings_record(cfg), "mode": "online", "pairs": len(todo)})
+    run_id = st.start_run({**run_record(cfg), "mode": "online", "pairs": len(todo)})
     bar = tqdm(total=len(todo), desc=f"labelling with {cfg.model}", unit="pair", disable=not progress)
     run = _Run(client, st, cfg, summary, run_id, bar)
-    for unit in _units(todo, cfg):
+    for unit in requests_for(todo, cfg):
         run.queue.put_nowait((unit, 1))
     workers = [asyncio.create_task(run.worker()) for _ in range(cfg.concurrency)]
     joined = asyncio.create_task(run.queue.join())

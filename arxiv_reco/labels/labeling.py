@@ -17,13 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..config import DEFAULT_GEMINI_MODEL, Settings, load_settings
+from ..config import Settings, load_settings
 from .prices import cost, price
 from .prompts import SYSTEM_INSTRUCTION, PromptSpec
 from .store import LabelStore
 
 LABEL_COLUMNS = ["pair_id", "id_a", "id_b", "text_a", "text_b", "score", "split", "labeler", "model", "prompt_version",
-                 "anchor"]
+                 "anchor", "reads"]
 
 
 class LabelingAborted(RuntimeError):
@@ -38,7 +38,7 @@ class MissingKeyError(RuntimeError):
 class LabelConfig:
     """How to call Gemini. Defaults suit the free tier's flash models; raise rpm/tpm to your tier."""
 
-    model: str = DEFAULT_GEMINI_MODEL
+    model: str | None = None  # None: the settings' (ARXIV_RECO_GEMINI_MODEL, else gemini-2.5-flash); see label_config
     concurrency: int = 8  # requests in flight
     rpm: float | None = None  # requests per minute the client allows itself (None: no pacing)
     tpm: float | None = None  # tokens per minute (input + output, estimated before, corrected after)
@@ -62,10 +62,16 @@ class LabelConfig:
         return self.prompt.version
 
     def price(self, batch: bool = False) -> tuple[float, float] | None:
-        return price(self.model, batch, self.prices)
+        return price(self._model(), batch, self.prices)
 
     def cost(self, input_tokens: int, output_tokens: int, batch: bool = False) -> float | None:
-        return cost(self.model, input_tokens, output_tokens, batch, self.prices)
+        return cost(self._model(), input_tokens, output_tokens, batch, self.prices)
+
+    def _model(self) -> str:
+        if not self.model:
+            raise ValueError("this LabelConfig names no model yet: make it with label_config(settings, config), "
+                             "which takes the model from the settings")
+        return self.model
 
 
 @dataclass
@@ -106,34 +112,29 @@ class LabelSummary:
         return f"<pre>{self}</pre>"
 
 
-def label_config(settings: Settings | None = None, **overrides) -> LabelConfig:
-    """A LabelConfig: the Gemini model from ``settings`` (.env, environment), every other field
-    from ``overrides``; an override that is None keeps the default.
+def label_config(settings: Settings | None = None, config: LabelConfig | None = None, **overrides) -> LabelConfig:
+    """The one resolution of a labelling run's configuration, used by the dry run, the online run
+    and the batch run alike (so the price a dry run shows is the run's): ``config`` (default:
+    LabelConfig()) with ``overrides`` applied (None keeps a field; prompt fields such as
+    ``abstract_tokens`` or ``layout`` reach the PromptSpec), the model, when none is named, from
+    ``settings`` (.env, the environment).
 
     >>> config = label_config(settings, concurrency=16, rpm=900)
     """
-    return _gemini_config(None, settings, dict(overrides))[1]
-
-
-def _gemini_config(config: LabelConfig | None, settings: Settings | None, overrides: dict) -> tuple[Settings, LabelConfig]:
-    """Settings and the run's LabelConfig: the model from settings unless config/overrides name one."""
-    settings = settings or load_settings()
-    if config is None:
-        config = LabelConfig(model=overrides.pop("model", None) or settings.gemini_model)
-    return settings, _with(config, overrides)
-
-
-def _with(cfg: LabelConfig, overrides: dict) -> LabelConfig:
-
+    cfg = config or LabelConfig()
     prompt_keys = {"abstract_tokens", "with_reason", "temperature", "layout"}
-    prompt_over = {k: overrides.pop(k) for k in list(overrides) if k in prompt_keys}
+    prompt_over = {k: overrides.pop(k) for k in list(overrides) if k in prompt_keys and overrides[k] is not None}
     if prompt_over:
         overrides["prompt"] = replace(cfg.prompt, **prompt_over)
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(cfg, **overrides) if overrides else cfg
+    cfg = replace(cfg, **overrides) if overrides else cfg
+    if not cfg.model:
+        cfg = replace(cfg, model=(settings or load_settings()).gemini_model)
+    return cfg
 
 
-def _settings_record(cfg: LabelConfig) -> dict:
+def run_record(cfg: LabelConfig) -> dict:
+    """A run's settings as the label store keeps them (never a key: the config holds none)."""
     d = asdict(cfg)
     d["prompt_version"] = cfg.prompt_version
     return d
@@ -144,14 +145,14 @@ def for_pairs(cfg: LabelConfig, pairs) -> LabelConfig:
     when every pair names an anchor (``sample_pairs(strategy="anchored")``), else one pair at a time."""
     if cfg.prompt.layout != "auto":
         return cfg
-    rows = _records(pairs)
+    rows = records(pairs)
     anchored = bool(rows) and all(str(p.get("anchor") or "") for p in rows)
     return replace(cfg, prompt=replace(cfg.prompt, layout="anchored" if anchored else "pairs"))
 
 
-def _units(todo: list[dict], cfg: LabelConfig) -> list[list[dict]]:
-    """The requests: pairs_per_request pairs each, or in the anchored layout one anchor with up to
-    max(pairs_per_request, ANCHOR_PARTNERS) of its candidates."""
+def requests_for(todo: list[dict], cfg: LabelConfig) -> list[list[dict]]:
+    """The pairs of each request: pairs_per_request pairs each, or in the anchored layout one
+    anchor with up to max(pairs_per_request, ANCHOR_PARTNERS) of its candidates."""
     k = cfg.pairs_per_request
     if cfg.prompt.layout != "anchored":
         return [todo[i : i + k] for i in range(0, len(todo), k)]
@@ -164,7 +165,8 @@ def _units(todo: list[dict], cfg: LabelConfig) -> list[list[dict]]:
     return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
-def _records(pairs) -> list[dict]:
+def records(pairs) -> list[dict]:
+    """The pairs (a DataFrame or dicts) as dicts, each pair_id checked and each pair once."""
     if hasattr(pairs, "to_dict"):
         missing = {"pair_id", "title_a", "abstract_a", "title_b", "abstract_b"} - set(pairs.columns)
         if missing:
@@ -184,28 +186,33 @@ def _records(pairs) -> list[dict]:
     return out
 
 
-def _todo(pairs, store: str | LabelStore, model: str, version: str) -> tuple[LabelStore, list[dict], LabelSummary]:
-    """The store, the pairs it has no score for (model, version), and the run's summary to fill."""
+def pending(pairs, store: str | LabelStore, model: str, version: str) -> tuple[LabelStore, list[dict], LabelSummary]:
+    """The store, the pairs it has no score for (model, version), and the run's summary to fill.
+
+    >>> store, todo, summary = pending(pairs, "labels.sqlite", "gemini-2.5-flash", config.prompt_version)
+    """
     st = store if isinstance(store, LabelStore) else LabelStore(store)
-    rows = _records(pairs)
+    rows = records(pairs)
     done = st.labeled(model, version)
     todo = [p for p in rows if p["pair_id"] not in done]
     return st, todo, LabelSummary(model, version, pairs=len(rows), already_labeled=len(rows) - len(todo))
 
 
-def plan_labeling(pairs, store: str | LabelStore | None = None, config: LabelConfig | None = None) -> dict:
-    """The dry run: what a run would send and cost, without calling the API.
+def plan_labeling(pairs, store: str | LabelStore | None = None, config: LabelConfig | None = None,
+                  settings: Settings | None = None) -> dict:
+    """The dry run: what a run would send and cost, without calling the API (the model from
+    ``settings`` unless ``config`` names one, as the run itself resolves it).
 
     >>> plan = plan_labeling(pairs, "labels.sqlite"); print(plan["first_prompt"])
     """
-    cfg = for_pairs(config or LabelConfig(), pairs)
+    cfg = for_pairs(label_config(settings, config), pairs)
     if store is not None:
-        _, todo, summary = _todo(pairs, store, cfg.model, cfg.prompt_version)
+        _, todo, summary = pending(pairs, store, cfg.model, cfg.prompt_version)
         total = summary.pairs
     else:
-        todo = _records(pairs)
+        todo = records(pairs)
         total = len(todo)
-    units = _units(todo, cfg)
+    units = requests_for(todo, cfg)
     tokens_in = tokens_out = 0
     for u in units:
         i, o = cfg.prompt.estimate_tokens(u)
@@ -244,16 +251,20 @@ def export_labels(store: str | os.PathLike | LabelStore, pairs, out: str | os.Pa
 
     >>> labels = export_labels("labels.sqlite", pairs, "my_labeled_training_data.csv")
     """
+    import pandas as pd
+
     from ..artifacts import replace_file
-    from ..papers.corpus import paper_text
+    from ..pairs.sampling import pair_texts
 
     st = store if isinstance(store, LabelStore) else LabelStore(store)
     scores = st.scores(model, prompt_version)
     df = pairs.merge(scores, on="pair_id", how="inner")
     if "anchor" not in df.columns:  # pairs from before anchored sampling
         df["anchor"] = ""
-    df["text_a"] = [paper_text(t, a) for t, a in zip(df["title_a"], df["abstract_a"])]
-    df["text_b"] = [paper_text(t, a) for t, a in zip(df["title_b"], df["abstract_b"])]
+    df["text_a"], df["text_b"] = pair_texts(df)
+    # how much of each paper the labeller read, as the store recorded it for the version
+    reads = {(m, v): (st.version_info(m, v) or (None, None))[1] for m, v in set(zip(df["model"], df["prompt_version"]))}
+    df["reads"] = pd.array([reads[(m, v)] for m, v in zip(df["model"], df["prompt_version"])], dtype="Int64")
     df = df[LABEL_COLUMNS]
     with replace_file(out) as tmp:
         df.to_csv(tmp, index=False)

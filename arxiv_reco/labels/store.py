@@ -36,6 +36,13 @@ CREATE TABLE IF NOT EXISTS labels (
     PRIMARY KEY (pair_id, model, prompt_version),
     CHECK ((status = 'ok') = (score IS NOT NULL))
 );
+CREATE TABLE IF NOT EXISTS versions (
+    model          TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    labeler        TEXT NOT NULL,     -- gemini | gemini-batch | teacher
+    reads          INTEGER,           -- tokens of each paper the labeller read (teacher: max_seq_length)
+    PRIMARY KEY (model, prompt_version)
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id     INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at REAL NOT NULL,
@@ -80,6 +87,18 @@ class LabelStore:
         cur = self._db.execute("INSERT INTO runs (started_at, settings) VALUES (?, ?)",
                                (time.time(), json.dumps(settings, sort_keys=True, default=str)))
         return int(cur.lastrowid)
+
+    # ---- who labels -----------------------------------------------------------------------------
+    def put_version(self, model: str, prompt_version: str, labeler: str, reads: int | None) -> None:
+        """Record who labels under (model, prompt_version) and how much of each paper it reads: the
+        export names the labeller from this, never from the version string."""
+        self._db.execute("INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)", (model, prompt_version, labeler, reads))
+
+    def version_info(self, model: str, prompt_version: str) -> tuple[str, int | None] | None:
+        """(labeler, tokens read) recorded for (model, prompt_version), or None (a store from before)."""
+        row = self._db.execute("SELECT labeler, reads FROM versions WHERE model=? AND prompt_version=?",
+                               (model, prompt_version)).fetchone()
+        return (row[0], row[1]) if row else None
 
     # ---- labels -------------------------------------------------------------------------------
     def labeled(self, model: str, prompt_version: str) -> set[str]:
@@ -151,15 +170,6 @@ class LabelStore:
                 "pass model= and prompt_version= to choose which to export")
         labels = self.rows(*(versions[0] if versions else (model, prompt_version)))
         return labels[labels["status"] == "ok"][["pair_id", "score", "labeler", "model", "prompt_version"]]
-
-    def export(self, pairs, out: str | os.PathLike, model: str | None = None, prompt_version: str | None = None):
-        """Kept for scripts written against 0.1: the same as
-        ``arxiv_reco.export_labels(store, pairs, out)``, where the join of labels and pairs lives."""
-        from .labeling import (
-            export_labels,  # the one import of the package here, for the old name only
-        )
-
-        return export_labels(self, pairs, out, model, prompt_version)
 
     # ---- batch jobs ---------------------------------------------------------------------------
     def add_batch_job(self, name: str, model: str, prompt_version: str, state: str, units: dict[str, list[str]]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from ..config import Settings, load_settings
-from .labeling import LabelSummary, _todo
+from .labeling import LabelSummary, pending
 from .store import LabelStore
 
 
@@ -23,21 +23,23 @@ def teacher_version(max_seq_length: int) -> str:
     return f"teacher-clip-cos|max_seq={max_seq_length}|{TEXT_RECIPE}"
 
 
-def teacher_of(labels) -> tuple[str, int] | None:
-    """(teacher model, max_seq_length) when every label came from the offline teacher, else None.
+def teacher_of(labels) -> tuple[str, int | None] | None:
+    """(teacher model, tokens it read per paper) when every label came from one offline teacher,
+    as the labels file's ``labeler``, ``model`` and ``reads`` columns say; else None. ``reads`` is
+    None for a file written before the column existed (the teacher then reads its own default).
 
     >>> teacher_of(read_labels("my_labeled_training_data.csv"))
-    ('sentence-transformers/all-mpnet-base-v2', 384)
+    ('sentence-transformers/all-mpnet-base-v2', 256)
     """
-    import re
+    import pandas as pd
 
     if not len(labels) or "labeler" not in labels.columns or not (labels["labeler"] == "teacher").all():
         return None
-    models, versions = labels["model"].unique(), labels["prompt_version"].unique()
-    found = re.search(r"max_seq=(\d+)", str(versions[0])) if len(versions) == 1 else None
-    if len(models) != 1 or not found:
+    models = labels["model"].unique()
+    reads = pd.to_numeric(labels["reads"], errors="coerce").dropna().unique() if "reads" in labels.columns else []
+    if len(models) != 1 or len(reads) > 1:
         return None
-    return str(models[0]), int(found[1])
+    return str(models[0]), (int(reads[0]) if len(reads) else None)
 
 
 def label_pairs_teacher(pairs, store: str | LabelStore = "labels.sqlite", teacher_model: str | None = None,
@@ -53,7 +55,7 @@ def label_pairs_teacher(pairs, store: str | LabelStore = "labels.sqlite", teache
 
     >>> label_pairs_teacher(pairs, "labels.sqlite", "sentence-transformers/all-mpnet-base-v2")
     """
-    from ..papers.corpus import paper_text
+    from ..pairs.sampling import pair_texts
     from ..vectors.embed import encode
     from ..vectors.models import load_model, resolve_model
 
@@ -62,14 +64,15 @@ def label_pairs_teacher(pairs, store: str | LabelStore = "labels.sqlite", teache
     t0 = time.monotonic()
     ref = resolve_model(name)
     model = load_model(ref, max_seq_length=max_seq_length)
-    st, todo, summary = _todo(pairs, store, name, teacher_version(model.max_seq_length))
+    st, todo, summary = pending(pairs, store, name, teacher_version(model.max_seq_length))
+    st.put_version(name, summary.prompt_version, "teacher", int(model.max_seq_length))
     summary.cost_usd = None  # no API, no bill
     if not todo:
         return summary
     texts: dict[str, str] = {}
-    for p in todo:
-        texts.setdefault(p.get("id_a") or p["title_a"], paper_text(p["title_a"], p["abstract_a"]))
-        texts.setdefault(p.get("id_b") or p["title_b"], paper_text(p["title_b"], p["abstract_b"]))
+    for p, a, b in zip(todo, *pair_texts(todo)):
+        texts.setdefault(p.get("id_a") or p["title_a"], a)
+        texts.setdefault(p.get("id_b") or p["title_b"], b)
     keys = list(texts)
     # kept per model: fine-tuning distils the same vectors without encoding the papers again
     emb = encode(model, [texts[k] for k in keys], batch_size=batch_size, progress=progress, desc="teacher", cache=True)

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ..papers.corpus import paper_text
 from ..vectors.embed import encode, tfidf_matrix, top_k_neighbors
 
 PAIR_COLUMNS = ["pair_id", "id_a", "id_b", "title_a", "abstract_a", "title_b", "abstract_b", "strategy", "split",
@@ -57,6 +58,17 @@ def pair_id(id_a: str, id_b: str) -> str:
     """The stable id of an unordered pair: the two arXiv ids, sorted, joined by ``__``."""
     a, b = sorted((str(id_a), str(id_b)))
     return f"{a}__{b}"
+
+
+def pair_texts(pairs) -> tuple[list[str], list[str]]:
+    """The texts every model reads for each pair's two papers (corpus.paper_text of its title and
+    abstract), for a DataFrame of pairs or a list of pair dicts.
+
+    >>> text_a, text_b = pair_texts(pairs)
+    """
+    rows = pairs.to_dict("records") if hasattr(pairs, "to_dict") else list(pairs)
+    return ([paper_text(r["title_a"], r["abstract_a"]) for r in rows],
+            [paper_text(r["title_b"], r["abstract_b"]) for r in rows])
 
 
 def assign_splits(ids, fractions: Mapping[str, float] = DEFAULT_SPLITS, seed: int = 0) -> pd.Series:

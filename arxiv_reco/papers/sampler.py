@@ -29,20 +29,19 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from .corpus import CategoryFilter, _frame, _join, parse_record
-from .snapshot import (
+from .corpus import CategoryFilter, paper_text, parse_record, to_frame
+from .scan import (
     CAT_KEY,
     ID_KEY,
-    LoadReport,
-    _compressed,
-    _fast_reject,
-    _field_bytes,
-    _iter_blocks,
-    _open_binary,
-    _progress,
-    _Ticking,
-    check_snapshot,
+    Ticking,
+    fast_reject,
+    field_bytes,
+    is_compressed,
+    iter_blocks,
+    open_binary,
+    progress_bar,
 )
+from .snapshot import LoadReport, check_snapshot
 
 _PARALLEL_MIN_BYTES = 64 << 20  # below this, starting processes costs more than it saves
 NEWLINE, BACKSLASH = 10, 92  # byte values
@@ -124,7 +123,7 @@ class _Sampler:
                     report.lines -= 1
                     self.line(off + ls, line)  # unusual layout: the careful path decides
                     continue
-                if _fast_reject(line, self.flt):
+                if fast_reject(line, self.flt):
                     report.filtered_out += 1  # outside the date range
                     continue
             if stratify:
@@ -146,11 +145,11 @@ class _Sampler:
             return
         self.report.lines += 1
         flt = self.flt
-        if flt.active and _fast_reject(line, flt):
+        if flt.active and fast_reject(line, flt):
             self.report.filtered_out += 1
             return
-        raw_id = _field_bytes(line, ID_KEY)
-        raw_cats = _field_bytes(line, CAT_KEY)
+        raw_id = field_bytes(line, ID_KEY)
+        raw_cats = field_bytes(line, CAT_KEY)
         if raw_id is None or raw_cats is None or b"\\" in raw_id:
             rec = parse_record(line)
             self.report.parsed += 1
@@ -198,12 +197,12 @@ def _scan(path: str, start: int, end: int | None, flt: CategoryFilter, cap: int,
     """One worker's share: the cap smallest (key, offset) per stratum, lines starting in [start, end)."""
     sampler = _Sampler(flt, cap, stratify, seed)
     cat_re = _category_regex(flt)
-    with _open_binary(Path(path)) as f:
+    with open_binary(Path(path)) as f:
         if start:
             f.seek(start)
         if tick is not None:
-            f = _Ticking(f, tick)
-        for off, block, length in _iter_blocks(f, start, end):
+            f = Ticking(f, tick)
+        for off, block, length in iter_blocks(f, start, end):
             sampler.report.bytes += length + 1
             sampler.block(off, block, length, cat_re)
     return sampler.result()
@@ -263,7 +262,7 @@ def sample_papers(
     path = check_snapshot(path)
     flt = CategoryFilter.build(categories, since, until)
     t0 = time.perf_counter()
-    plain = not _compressed(path)
+    plain = not is_compressed(path)
     if workers is None:
         workers = _cpus() if plain and path.stat().st_size >= _PARALLEL_MIN_BYTES else 1
     workers = max(1, workers if plain else 1)
@@ -280,7 +279,7 @@ def sample_papers(
     report.seconds = time.perf_counter() - t0
     if report.kept < n:
         report.bad_examples.append(f"only {report.kept:,} papers matched; asked for {n:,}")
-    return _frame(rows), report
+    return to_frame(rows), report
 
 
 def _read_records(path: str, offsets: list[int], with_text: bool = True) -> list[dict | str]:
@@ -289,7 +288,7 @@ def _read_records(path: str, offsets: list[int], with_text: bool = True) -> list
     Workers pass ``with_text=False``: the parent rebuilds `text`, halving what is pickled back.
     """
     out = []
-    with _open_binary(Path(path)) as f:
+    with open_binary(Path(path)) as f:
         for off in offsets:
             f.seek(off)
             rec = parse_record(f.readline())
@@ -316,7 +315,7 @@ def _scan_all(path: Path, flt: CategoryFilter, cap: int, stratify: bool, seed: i
                 dest[key] = sorted(dest.get(key, []) + offs)  # the same id in several ranges
 
     size = path.stat().st_size
-    bar = _progress(size if pool or not _compressed(path) else None, progress, f"sampling {path.name}")
+    bar = progress_bar(size if pool or not is_compressed(path) else None, progress, f"sampling {path.name}")
     if pool is None:
         absorb(_scan(str(path), 0, None, flt, cap, stratify, seed, tick=bar.update))
     else:
@@ -374,7 +373,7 @@ def _select(path: Path, candidates: dict[str, list[tuple[int, list[int]]]], capp
                       for rec in part]
             for rec in parsed:
                 if isinstance(rec, dict):
-                    rec["text"] = _join(rec["title"], rec["abstract"])
+                    rec["text"] = paper_text(rec["title"], rec["abstract"])
         for off, rec in zip(offsets, parsed):
             s, key = want[off]
             report.parsed += 1

@@ -111,7 +111,7 @@ def _abstract_lookup(papers, index_dir: Path | None) -> Callable[[list[str]], di
         if is_parquet:
             parquet.append(path)  # read per page of cards: a 2.8M-paper corpus stays on disk
         else:
-            from ..papers.corpus import read_papers
+            from ..papers.files import read_papers
 
             df = read_papers(path)
             known.update(zip(df["id"].astype(str), df["abstract"].astype(str)))

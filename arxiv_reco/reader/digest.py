@@ -89,24 +89,22 @@ def feed(index, liked: Sequence[str], disliked: Sequence[str] = (), since: str |
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    from ..papers.corpus import base_id
-
-    known = [p for p in liked if base_id(p) in index._rows_of_base]
+    known = [p for p in liked if index.contains(p)]
     if not known:
         raise ValueError("none of the library's liked papers is in this index; add them "
                          "(arxiv-reco feed fetches them unless --no-fetch) or like a few papers")
-    bad = [p for p in disliked if base_id(p) in index._rows_of_base]
+    bad = [p for p in disliked if index.contains(p)]
     if method == "mean":
         return index.recommend(known, bad, k=k, categories=categories, since=since, until=until)
-    pos = index._rows(known, "liked")
-    neg = index._rows(bad, "disliked") if bad else []
-    keep = index._mask(categories, since, until)
+    pos = index.rows(known, "liked")
+    neg = index.rows(bad, "disliked") if bad else []
+    keep = index.mask(categories, since, until)
     keep = np.ones(len(index), dtype=bool) if keep is None else keep
-    keep[list(index._same_papers(pos + neg))] = False
+    keep[list(index.same_papers(pos + neg))] = False
     cand = np.flatnonzero(keep)
     if not len(cand):
-        return index._frame([])
+        return index.frame([])
     # every version of a rated paper is one paper: train on the rows given, exclude all of them
     scores = svm_scores(index.embeddings, pos, neg, candidates=cand, c=c)
-    order = np.argsort(-scores, kind="stable")[:index._k(k)]
-    return index._frame([(int(cand[i]), float(scores[i])) for i in order])
+    order = np.argsort(-scores, kind="stable")[:index.check_k(k)]
+    return index.frame([(int(cand[i]), float(scores[i])) for i in order])

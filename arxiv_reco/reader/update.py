@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..artifacts import write_json
-from ..papers.corpus import PAPER_COLUMNS, CategoryFilter, _iso, base_id
+from ..papers.corpus import PAPER_COLUMNS, CategoryFilter, base_id, iso_date
 from .arxiv_api import PAGE_SIZE, ArxivAPI, category_query
 
 OVERLAP_DAYS = 3
@@ -89,10 +89,10 @@ def update_index(index_dir: str | Path, categories: str | Sequence[str], since: 
     api = api or ArxivAPI()
     cats = [c for c in (categories.replace(",", " ").split() if isinstance(categories, str) else categories) if c]
     ckpt = fetch_checkpoint(index_dir)
-    job = _resume(ckpt, cats, _iso(since), _iso(until))
+    job = _resume(ckpt, cats, iso_date(since), iso_date(until))
     if job is None:
-        since = _iso(since) or _default_since(index, overlap_days)
-        until = _iso(until) or datetime.now(timezone.utc).date().isoformat()
+        since = iso_date(since) or _default_since(index, overlap_days)
+        until = iso_date(until) or datetime.now(timezone.utc).date().isoformat()
         if since > until:
             raise ValueError(f"--since {since} is after --until {until}: nothing to fetch")
         job = {"categories": cats, "since": since, "until": until, "page_size": page_size,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -111,18 +112,24 @@ def device_and_precision() -> tuple[str, dict]:
         return "cuda", {"bf16": bf16, "fp16": not bf16}
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps", {}
-    return "cpu", {"bf16": True} if _cpu_native_bf16() else {}
+    return "cpu", {"bf16": True} if cpu_has_native_bf16() else {}
 
 
-def _cpu_native_bf16() -> bool:
-    import torch
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has native bf16 instructions (AVX512-BF16 or AMX), from the kernel's flags
+    (``cpuinfo``: /proc/cpuinfo's text): training runs on torch's kernels, and openvino (which could
+    be asked too) is not installed everywhere torch is. Elsewhere than Linux: no, which is right for
+    Apple and a safe default.
 
-    # torch's own probe, not backends' OpenVINO one: training runs on torch's kernels, and
-    # openvino is not installed everywhere torch is
-    try:  # private helpers of torch, present since torch 2.1; without them, do not guess
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:
-        return False
+    >>> cpu_has_native_bf16("flags : fpu avx512f avx512_bf16")
+    True
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo))
 
 
 # ---- 1-3: the labels, the base model, the papers ---------------------------------------------------------
