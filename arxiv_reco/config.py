@@ -143,7 +143,7 @@ class Settings:
     arxiv_api_url: str = ARXIV_API_URL  # a mirror, or a local fake in tests
     gemini_base_url: str | None = None  # the environment's GOOGLE_GEMINI_BASE_URL only (ENV_ONLY)
 
-    # The files passed between the steps (README: "The files between the steps"), in work_dir.
+    # The files passed between the steps (docs/artifacts.md), in work_dir.
     @property
     def papers(self) -> Path:
         return self.work_dir / "papers.parquet"

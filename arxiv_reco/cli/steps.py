@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 from ..index.search import ANN_KINDS
@@ -109,8 +108,8 @@ def _recipe(args):
                          learning_rate=args.learning_rate, max_seq_length=args.max_seq_length,
                          train_seq_length=args.train_seq_length, freeze_layers=args.freeze_layers,
                          interpolate=interpolate)
-    if args.distill_papers is not None:  # "all" is None in the recipe, which .but() would read as "keep"
-        recipe = replace(recipe, distill_papers=None if args.distill_papers == "all" else int(args.distill_papers))
+    if args.distill_papers is not None:
+        recipe = recipe.but(distill_papers=args.distill_papers if args.distill_papers == "all" else int(args.distill_papers))
     return recipe
 
 
@@ -360,7 +359,7 @@ def add_commands(sub) -> None:
                    help="tokens the offline teacher reads per paper (mpnet: ~6 papers/s on 2 cores at 128)")
     s.add_argument("--labeler", choices=["auto", "gemini", "teacher"], default="auto",
                    help="auto: Gemini when GEMINI_API_KEY is set, else the offline teacher")
-    s.add_argument("--epochs", type=float, help="default: the recipe's (train.EPOCHS)")
+    s.add_argument("--epochs", type=float, help=f"default: the recipe's ({DEFAULT.epochs:g})")
     s.add_argument("--max-seq-length", type=int, default=128, help="128 keeps the CPU demo short (the recipe's own: 256)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo)

@@ -19,8 +19,8 @@ TF-IDF neighbours at ranks 1-3, 4-10 and 11-50, a paper of its primary category 
 ones. One Gemini request then scores an anchor against all its partners (the anchor's abstract
 is sent once, and candidates are judged side by side), and training learns which partner is
 closer to the same anchor, which is what a recommender's ranking is. It is the default because
-it halves the labelling cost (395 instead of 844 input tokens per label on the sample) and the
-default training recipe ranks each anchor's partners (README, "Fine-tuning").
+it halves the labelling cost (395 instead of 844 input tokens per label on the sample), and
+without a teacher to distil the training recipe ranks each anchor's partners (docs/how-it-works.md).
 
 The split is drawn per paper (from a hash of seed and id, so a paper keeps its split when the
 corpus grows); a pair belongs to a split only when both papers do, and pairs are only formed

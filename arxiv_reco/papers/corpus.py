@@ -1,8 +1,7 @@
-"""The corpus: the paper schema, the one text recipe, the category filter, reading and saving.
+"""The corpus: the paper schema, the one text recipe, the category filter, ids and dates.
 
-    papers = read_papers("papers.parquet")            # or a Kaggle JSON Lines file
-    save_papers(papers, "papers.parquet")             # replaced atomically
     paper_text(title, abstract)                       # what every model reads for a paper
+    canonical_id("http://arxiv.org/abs/2401.01234v2") # '2401.01234'; None for anything else
     CategoryFilter.build("cs.*,stat.ML").category_ok(["cs.CL"])
 
 A paper is a row of PAPER_COLUMNS. The text a model sees is built by :func:`paper_text` alone,

@@ -17,7 +17,7 @@ bench/feed.py measured the two by leave-some-out on library-like samples of the 
 held-out liked papers higher (nDCG@20 +0.03 to +0.06, paired 95% intervals above zero on all
 three; recall@20 +0.07 on two-interest libraries) and lets no more off-topic papers into a
 digest than the mean does (larger C does). Hence DEFAULT_METHOD = "svm" and SVM_C = 0.01; the
-figures are in docs/daily-loop.md.
+figures are in docs/benchmarks.md.
 """
 
 from __future__ import annotations

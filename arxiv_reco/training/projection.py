@@ -9,7 +9,7 @@ The teacher's vectors of the training papers were made from more of each abstrac
 regression from the student's vectors onto them (sentence-transformers' distillation target, the
 teacher reduced to the student's dimension, solved exactly instead of by SGD) carries part of
 that into the student's space. It adds one 384 x 384 layer: the same index size, and one small
-matrix product per paper beside the transformer's. Measured gains: the README's quality section
+matrix product per paper beside the transformer's. Measured gains: docs/quality.md
 (bench/quality.py).
 """
 

@@ -35,7 +35,7 @@ class Recipe:
     pair_loss: str | None = None  # cosine | cosent | angle; None: cosine for the teacher's cosines, cosent for a rubric's scores
     rank: bool | None = None  # anchors' best vs worst partner (MNRL); None: for anchored labels without a teacher
     distill: bool | None = None  # the teacher's in-batch similarity structure; None: when there is a teacher
-    distill_papers: int | None = 0  # corpus papers outside the labelled pairs distilled too (None: every one allowed; 0: none)
+    distill_papers: int | str = 0  # corpus papers outside the labelled pairs distilled too ("all": every one allowed)
     distill_passes: float = 1.0  # passes over those extra papers (the training pairs' papers get `epochs` passes)
     temperature: float = 0.1  # of the distillation's softmax over in-batch cosines
     calibration: float = 50.0  # weight of its cosine-matching term (the two pull about equally at 50)
@@ -59,6 +59,8 @@ class Recipe:
         if self.train_seq_length and self.train_seq_length > self.max_seq_length:
             raise ValueError(f"train_seq_length={self.train_seq_length} is longer than the saved model reads "
                              f"(max_seq_length={self.max_seq_length}): tokens it never reads afterwards buy nothing")
+        if self.distill_papers != "all" and not (isinstance(self.distill_papers, int) and self.distill_papers >= 0):
+            raise ValueError(f"distill_papers is a number of papers or 'all', not {self.distill_papers!r}")
         if isinstance(self.interpolate, str) and self.interpolate != "auto":
             raise ValueError(f"interpolate is a weight in [0, 1], 'auto' or None, not {self.interpolate!r}")
         if isinstance(self.interpolate, int | float) and not 0 <= self.interpolate <= 1:
@@ -102,7 +104,7 @@ class Recipe:
             parts.append("anchors' partners ranked")
         if self.distill:
             extra = "" if self.distill_papers == 0 else (
-                " and every allowed corpus paper" if self.distill_papers is None else f" and {self.distill_papers:,} more corpus papers")
+                " and every allowed corpus paper" if self.distill_papers == "all" else f" and {self.distill_papers:,} more corpus papers")
             parts.append(f"the teacher's similarity structure distilled over the training papers{extra}")
         text = " + ".join(parts) + f"; {self.epochs:g} epochs, lr {self.learning_rate:g}, batch {self.batch_size}"
         if self.freeze_layers:

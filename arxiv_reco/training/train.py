@@ -168,7 +168,7 @@ def freeze_layers(model, n: int) -> None:
 def distill_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Recipe, seed: int = 0
                    ) -> tuple[list[str], list[str], np.ndarray]:
     """What the distillation reads: (texts, their paper ids, passes per text). The training pairs'
-    papers get ``recipe.epochs`` passes; with ``recipe.distill_papers`` (None: all), papers of the
+    papers get ``recipe.epochs`` passes; with ``recipe.distill_papers`` (a number, or "all"), papers of the
     corpus in no labelled pair get ``recipe.distill_passes``, except a held-out share (HOLDOUT,
     by a hash of the id) that stays unseen for evaluation. Validation and test papers never.
 
@@ -188,7 +188,7 @@ def distill_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Re
         rest = papers[~papers["id"].astype(str).isin(paired)].drop_duplicates("id")
         kept = assign_splits(rest["id"].astype(str), {"distil": 1 - HOLDOUT, "held-out": HOLDOUT}) == "distil"
         rest = rest[kept.to_numpy()]
-        if recipe.distill_papers is not None and len(rest) > recipe.distill_papers:
+        if recipe.distill_papers != "all" and len(rest) > recipe.distill_papers:
             rest = rest.sample(recipe.distill_papers, random_state=seed)
         ids += rest["id"].astype(str).tolist()
         texts += rest["text"].tolist()
