@@ -33,11 +33,11 @@ def shot(page, dest: Path) -> None:
 def main() -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from arxiv_reco.reader.app import serve
     from arxiv_reco.config import SAMPLE_PAPERS
     from arxiv_reco.index.build import index_papers
-    from arxiv_reco.vectors.models import load_model
     from arxiv_reco.papers.snapshot import load_papers
+    from arxiv_reco.reader.app import serve
+    from arxiv_reco.vectors.models import load_model
 
     papers, _ = load_papers(SAMPLE_PAPERS)
     model = load_model("sentence-transformers/all-MiniLM-L6-v2", max_seq_length=128)
