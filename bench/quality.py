@@ -96,6 +96,27 @@ def prepare(teacher: str, sample: pd.DataFrame, evaluation: pd.DataFrame, pool: 
                   f"({chunk / (time.perf_counter() - t):.1f} papers/s)", flush=True)
 
 
+def with_pool(sample: pd.DataFrame, pool: pd.DataFrame, n: int | str) -> pd.DataFrame:
+    """The corpus a recipe trains with: the sample, and as much of the pool (a prefix: the order
+    --prepare cached) as distilling ``n`` of its papers needs, the held-out share included."""
+    from arxiv_reco.training.train import HOLDOUT
+
+    if n == 0:
+        return sample
+    head = pool if n == "all" else pool.head(int(n / (1 - HOLDOUT)) + 200)
+    return pd.concat([sample, head], ignore_index=True)
+
+
+def without_projection(model):
+    """The model less its teacher projection (the trailing Dense + Normalize), or None without one."""
+    from sentence_transformers import SentenceTransformer
+
+    mods = list(model)
+    if len(mods) < 2 or type(mods[-2]).__name__ != "Dense":
+        return None
+    return SentenceTransformer(modules=mods[:-2], device=str(model.device))
+
+
 def labels_for(seed: int, sample: pd.DataFrame, n_pairs: int, teacher: str, work: Path) -> pd.DataFrame:
     """The seed's teacher-labelled anchored pairs (the label store is reused across runs)."""
     from arxiv_reco.labels.labeling import export_labels
@@ -119,11 +140,11 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
     print(f"seed {seed}: {len(labels):,} teacher labels in {time.perf_counter() - t:.0f}s", flush=True)
     models = {"tfidf": "tfidf", "base": load_model(args.base, max_seq_length=READS),
               "teacher": load_model(args.teacher, max_seq_length=READS)}
-    papers = pd.concat([sample, pool], ignore_index=True)  # a recipe may distil over the pool's papers
     runs, seen = [], set()
     for name in recipes:
         kind, recipe = RECIPES[name]
         data = as_rubric(labels) if kind == "rubric" else labels
+        papers = with_pool(sample, pool, recipe.distill_papers)
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -133,6 +154,9 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
         seconds = time.perf_counter() - t
         seen |= set((result.model_dir / "trained_on.txt").read_text().split())
         models[name] = load_model(result.model_dir, max_seq_length=READS)
+        stripped = without_projection(models[name])
+        if stripped is not None:  # the same trained weights without the teacher projection: its ablation
+            models[f"{name}, no projection"] = stripped
         meta = json.loads((result.model_dir / "arxiv_reco.json").read_text())
         runs.append({"seed": seed, "recipe": name, "seconds": round(seconds), "train_seconds": meta["train_seconds"],
                      "distilled": meta["distilled_papers"], "interpolation": meta["interpolation"]["weight"]})
@@ -147,16 +171,18 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
           f"{int(table.loc['base', 'test_pairs'])} test pairs, "
           f"{int(table.loc['base', 'category_queries'])} held-out sample papers")
     print(table[cols].round(4).to_string())
-    against_base = ev.compare("base", models=["teacher", "tfidf", *recipes])
+    variants = [m for m in models if m not in ("tfidf", "base", "teacher")]
+    against_base = ev.compare("base", models=["teacher", "tfidf", *variants])
     print(format_comparison(against_base).to_string(index=False))
-    if "default" in recipes and len(recipes) > 1:
-        print(format_comparison(ev.compare("default", models=[r for r in recipes if r != "default"])).to_string(index=False))
+    if "default" in recipes and len(variants) > 1:
+        print(format_comparison(ev.compare("default", models=[v for v in variants if v != "default"])).to_string(index=False))
     out = []
-    for r in runs + [{"seed": seed, "recipe": m} for m in ("tfidf", "base", "teacher")]:
+    for r in runs + [{"seed": seed, "recipe": m} for m in ("tfidf", "base", "teacher")] + [
+            {"seed": seed, "recipe": m} for m in variants if m.endswith("no projection")]:
         r.update({c: float(table.loc[r["recipe"], c]) for c in cols})
         for _, row in against_base[against_base["model"] == r["recipe"]].iterrows():
             r[f"d_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4), round(row["ci_high"], 4)]
-        if "default" in recipes and r["recipe"] in recipes and r["recipe"] != "default":
+        if "default" in recipes and r["recipe"] in variants and r["recipe"] != "default":
             vs = ev.compare("default", models=[r["recipe"]])
             for _, row in vs.iterrows():
                 r[f"vs_default_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4),
