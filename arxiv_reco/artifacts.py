@@ -241,7 +241,7 @@ def _abort(dest: Path, tmp: Path, previous: Path) -> None:
 def write_text(dest: str | os.PathLike, text: str) -> Path:
     """Replace a text file atomically."""
     with replace_file(dest) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
     return Path(dest)
 
 

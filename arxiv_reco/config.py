@@ -39,6 +39,10 @@ ENV_VARS = {
     "ARXIV_RECO_BASE_MODEL": "base_model",
     "ARXIV_RECO_TEACHER_MODEL": "teacher_model",
     "ARXIV_RECO_ARXIV_API": "arxiv_api_url",
+    "ARXIV_RECO_SMTP_URL": "smtp_url",
+    "ARXIV_RECO_SMTP_USER": "smtp_user",
+    "ARXIV_RECO_SMTP_PASSWORD": "smtp_password",
+    "ARXIV_RECO_EMAIL_FROM": "email_from",
 }
 # Set only by the process environment (or a call's argument), never by a `.env` file: an endpoint
 # decides where a secret from the shell is sent, and a `.env` comes with any cloned or shared
@@ -116,12 +120,13 @@ def check_endpoint(url: str, what: str) -> str:
     parts = urllib.parse.urlsplit(str(url).strip())
     if parts.scheme == "https" and parts.hostname:
         return str(url).strip()
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
         return str(url).strip()
     raise ValueError(f"{what} must be an https:// URL (plain http only to this machine), not {url!r}")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (localhost, 127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -142,6 +147,11 @@ class Settings:
     teacher_model: str = DEFAULT_TEACHER_MODEL
     arxiv_api_url: str = ARXIV_API_URL  # a mirror, or a local fake in tests
     gemini_base_url: str | None = None  # the environment's GOOGLE_GEMINI_BASE_URL only (ENV_ONLY)
+    # the daily digest's mail: smtp://host:587 (STARTTLS) or smtps://host:465; credentials never in the URL kept
+    smtp_url: str | None = None
+    smtp_user: str | None = None
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    email_from: str | None = None
 
     # The files passed between the steps (docs/artifacts.md), in work_dir.
     @property
@@ -183,6 +193,7 @@ def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> S
     >>> settings = load_settings(work_dir="runs/cs")
     """
     values: dict = {}
+    from_file: dict = {}
     if env_file and Path(env_file).is_file():
         from dotenv import dotenv_values
 
@@ -194,20 +205,21 @@ def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> S
                           stacklevel=2)
         for var, name in ENV_VARS.items():
             if found.get(var) and name not in values:
-                values[name] = found[var]
+                values[name] = from_file[name] = found[var]
     from_env: dict = {}
     for var, name in {**ENV_VARS, **ENV_ONLY}.items():
         if os.environ.get(var) and name not in from_env:
             from_env[name] = os.environ[var]  # a variable set in the shell wins over the file
     values.update(from_env)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update(_smtp_credentials(values, from_file))
     known = {f.name for f in fields(Settings)}
     unknown = set(values) - known
     if unknown:
         raise TypeError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
     coerced = {}
     for name, value in values.items():
-        if name == "gemini_api_key":
+        if name in ("gemini_api_key", "smtp_password"):
             value = Secret(value)
         elif name in ("snapshot", "work_dir"):
             value = Path(value).expanduser()
@@ -217,6 +229,29 @@ def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> S
             value = check_endpoint(value, "GOOGLE_GEMINI_BASE_URL (where the Gemini key is sent)")
         coerced[name] = value
     return replace(Settings(), **coerced)
+
+
+def _smtp_credentials(values: dict, from_file: dict) -> dict:
+    """The SMTP URL without credentials, and the user and password from it or from their own
+    settings. A `.env` that names the mail server gets only a password from the same `.env` (or
+    the URL it wrote): the password in the shell is never sent to a host a cloned folder chose."""
+    url = values.get("smtp_url")
+    if not url:
+        return {}
+    parts = urllib.parse.urlsplit(str(url).strip())
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError(f"ARXIV_RECO_SMTP_URL must look like smtp://host:587 (STARTTLS) or smtps://host:465, "
+                         f"not {parts.scheme or 'no scheme'}://{parts.hostname or ''}")
+    out = {"smtp_url": f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")}
+    if parts.username:
+        out["smtp_user"] = urllib.parse.unquote(parts.username)
+    if parts.password:
+        out["smtp_password"] = urllib.parse.unquote(parts.password)
+    elif (from_file.get("smtp_url") == url and values.get("smtp_password")
+          and from_file.get("smtp_password") != values.get("smtp_password")):
+        raise ValueError("ARXIV_RECO_SMTP_URL comes from .env but the SMTP password from your environment: set "
+                         "both in the same place (a .env never decides where a password from the shell goes)")
+    return out
 
 
 def hf_offline() -> bool:

@@ -1,4 +1,4 @@
-"""`arxiv-reco update | feed | serve`: the reader's daily loop on an index, as subcommands.
+"""`arxiv-reco update | feed | serve | daily`: the reader's daily loop on an index, as subcommands.
 
     arxiv-reco update --index index --categories 'cs.CL,cs.IR'
     arxiv-reco feed --index index --library my.bib --since 2026-11-20 -k 20
@@ -45,24 +45,111 @@ def cmd_update(args) -> int:
     return 0
 
 
+def _profiles(args, config: dict | None = None) -> list:
+    from ..reader.profiles import parse_profiles
+
+    pick = _from(args, config or {})
+    return parse_profiles(pick("profile"), pick("library"), pick("disliked"), pick("interest"), config)
+
+
+def _from(args, config: dict):
+    """An option's value: the command line's, else the config file's (underscores), else None."""
+    def pick(name: str):
+        given = getattr(args, name, None)
+        return given if given not in (None, []) else config.get(name)
+    return pick
+
+
+def _complete(profiles, index, path, args, settings, say) -> None:
+    from ..reader.library import complete_library
+
+    for p in profiles:
+        if p.load().library is not None and len(p.library):
+            complete_library(p.library, index, path, api=_api(args, settings), fetch=not args.no_fetch, say=say)
+
+
+def _print_digest(df, fmt: str) -> None:
+    """A digest as a table, JSON (the because lists as lists) or CSV (the because line as text)."""
+    from ..reader.digest import because_text
+
+    if fmt == "json":
+        print(df.to_json(orient="records", indent=1))
+        return
+    df = df.assign(because=df["because"].map(because_text))
+    if fmt == "csv":
+        print(df.to_csv(index=False), end="")
+    else:
+        print_frame(df.assign(because=df["because"].str.slice(0, 60)), fmt)
+
+
 def cmd_feed(args) -> int:
     from ..index.paper_index import PaperIndex
-    from ..reader.digest import default_since, feed
-    from ..reader.library import complete_library, load_library
+    from ..reader.digest import default_since, digest
+    from ..reader.update import abstract_lookup
 
     settings = settings_for(args)
     path, model = _index_with_model(args, settings)
     index = PaperIndex.load(path, model)
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  stdout stays the table/json/csv
-    lib = complete_library(load_library(args.library, args.disliked), index, path, api=_api(args, settings),
-                           fetch=not args.no_fetch, say=say)
+    profiles = _profiles(args)
+    if not profiles and not args.author:
+        raise ValueError("nothing to rank for: give --library, --profile NAME=SOURCE, --interest TEXT or --author")
+    _complete(profiles, index, path, args, settings, say)
     if index.bad_dates:
         say(f"note: {index.bad_dates:,} papers in the index have an impossible update_date (treated as missing)")
     since = args.since or default_since(index)
-    df = feed(index, lib.liked, lib.disliked, since=since, until=args.until, k=args.k, method=args.method,
-              categories=args.categories)
-    say(f"{len(df)} papers since {since} ranked for {len(lib.liked)} liked papers ({args.method})")
-    print_frame(df, args.format)
+    df = digest(index, profiles, since=since, until=args.until, k=args.k, method=args.method,
+                categories=args.categories, include=args.include or (), exclude=args.exclude or (),
+                authors=args.author or (), abstracts=abstract_lookup(None, path))
+    liked = sum(len(p.liked) for p in profiles)
+    say(f"{len(df)} papers since {since} ranked for {liked} liked papers in {len(profiles)} "
+        f"interest{'s' * (len(profiles) != 1)} ({args.method})")
+    _print_digest(df, args.format)
+    return 0
+
+
+def cmd_daily(args) -> int:
+    import json as json_module
+
+    from ..reader.daily import run_daily
+    from ..reader.profiles import example_config, read_config
+
+    if args.example_config:
+        print(example_config(), end="")
+        return 0
+    config = read_config(args.config) if args.config else {}
+    pick = _from(args, config)
+    settings = settings_for(args)
+    index_dir = Path(pick("index") or settings.index_dir)
+    model = None
+    if pick("model") or pick("max_seq_length"):
+        from ..index.paper_index import PaperIndex
+        from ..vectors.models import load_model
+
+        model = load_model(pick("model") or PaperIndex.load(index_dir).info.get("model"),
+                           max_seq_length=pick("max_seq_length"))
+    for name in ("pace", "timeout"):  # the API's options may come from the file too
+        if getattr(args, name) is None and config.get(name) is not None:
+            setattr(args, name, config[name])
+    listed = lambda v: [v] if isinstance(v, str) else list(v or [])  # noqa: E731
+    say = (lambda text: print(text, file=sys.stderr)) if args.format == "json" else print  # noqa: E731
+    report = run_daily(
+        index_dir, pick("categories"), _profiles(args, config), k=pick("k") or 10, email=pick("email"),
+        atom=pick("atom"), keep_days=pick("keep_days") or 14, state=pick("state"), method=pick("method") or "svm",
+        since=pick("since"), include=listed(pick("include")), exclude=listed(pick("exclude")),
+        authors=listed(pick("author")), send_empty=bool(pick("send_empty")), resend=args.resend,
+        dry_run=args.dry_run, papers=pick("papers"), model=model, api=_api(args, settings), settings=settings,
+        fetch=not args.no_fetch, subject=pick("subject"), say=say)
+    if args.format == "json":
+        print(json_module.dumps(report.entries, indent=1, ensure_ascii=False))
+        say(str(report))
+    else:
+        print(str(report))
+        if report.dry_run:
+            from ..reader.digest import because_text
+
+            for e in report.entries:
+                print(f"  [{e['profile']}] {e['title'][:80]} {e['url']}\n      {because_text(e['because'])}")
     return 0
 
 
@@ -87,6 +174,19 @@ def _model_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--max-seq-length", type=int, help="tokens per paper when encoding new papers")
 
 
+def _interest_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--profile", action="append", metavar="NAME=SOURCE[,SOURCE...]",
+                   help="an interest of its own (its own ranking and section); SOURCE as --library takes it (repeatable)")
+    s.add_argument("--interest", action="append", metavar="TEXT",
+                   help="an interest from a sentence: no library needed (repeatable)")
+    s.add_argument("--author", action="append", metavar="'SURNAME, GIVEN'",
+                   help="every new paper by this author, marked as followed (repeatable)")
+    s.add_argument("--include", action="append", metavar="WORD", help="only papers whose title or abstract has a "
+                                                                      "word given here (repeatable)")
+    s.add_argument("--exclude", action="append", metavar="WORD", help="no paper whose title or abstract has it "
+                                                                      "(repeatable)")
+
+
 def _library_args(s: argparse.ArgumentParser, required: bool = False) -> None:
     s.add_argument("--library", action="append", required=required,
                    help="liked papers: a .bib export (Zotero, Mendeley, Google Scholar, arXiv), the page's "
@@ -96,7 +196,7 @@ def _library_args(s: argparse.ArgumentParser, required: bool = False) -> None:
 
 
 def add_commands(sub) -> None:
-    """Register update, feed and serve on the main parser's subcommands."""
+    """Register update, feed, serve and daily on the main parser's subcommands."""
     s = sub.add_parser("update", help="add the arXiv listings since the index's newest paper to the index")
     s.add_argument("--index", help="default: <work dir>/index")
     s.add_argument("--categories", required=True, help="e.g. 'cs.CL,cs.IR' (cross-lists count)")
@@ -108,10 +208,11 @@ def add_commands(sub) -> None:
     s.add_argument("--batch-size", type=int, default=64)
     s.set_defaults(func=cmd_update)
 
-    s = sub.add_parser("feed", help="the index's recent papers ranked for your library (a digest)")
+    s = sub.add_parser("feed", help="the index's recent papers ranked for your interests (the ranking step alone)")
     s.add_argument("--index", help="default: <work dir>/index")
-    _library_args(s, required=True)
-    s.add_argument("-k", type=int, default=20)
+    _library_args(s)
+    _interest_args(s)
+    s.add_argument("-k", type=int, default=20, help="papers per interest")
     filter_args(s, "only these categories, e.g. 'cs.CL,cs.IR'")
     s.add_argument("--method", choices=["svm", "mean"], default="svm",
                    help="svm: a linear SVM on the library's embeddings (arxiv-sanity-lite's; measured better, "
@@ -134,3 +235,27 @@ def add_commands(sub) -> None:
     _api_args(s)
     _model_args(s)
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("daily", help="the whole morning: update, rank for each interest, email and Atom, remember")
+    s.add_argument("--config", help="a TOML file with any of these options (see --example-config); flags win")
+    s.add_argument("--example-config", action="store_true", help="print a commented example config and stop")
+    s.add_argument("--index", help="default: <work dir>/index")
+    s.add_argument("--categories", help="what to fetch from arXiv first, e.g. 'cs.CL,cs.IR' (none: no update)")
+    _library_args(s)
+    _interest_args(s)
+    s.add_argument("-k", type=int, help="papers per interest (default 10)")
+    s.add_argument("--email", help="send the digest to this address (SMTP from ARXIV_RECO_SMTP_URL)")
+    s.add_argument("--atom", help="keep an Atom feed of the last days at this file")
+    s.add_argument("--keep-days", type=int, help="days the Atom feed holds (default 14)")
+    s.add_argument("--state", help="what was delivered (default: <index>.digest.json beside the index)")
+    s.add_argument("--since", help="rank papers from this date (default: the last run, minus 3 days)")
+    s.add_argument("--method", choices=["svm", "mean"])
+    s.add_argument("--papers", help="a corpus for abstracts (default: those update keeps beside the index)")
+    s.add_argument("--send-empty", action="store_true", default=None,
+                   help="on a day with nothing new, send a short note instead of nothing")
+    s.add_argument("--resend", action="store_true", help="ignore what was delivered before")
+    s.add_argument("--dry-run", action="store_true", help="rank and print; send nothing, remember nothing")
+    s.add_argument("--format", choices=["text", "json"], default="text", help="json: the digest on stdout")
+    _api_args(s)
+    _model_args(s)
+    s.set_defaults(func=cmd_daily)

@@ -379,11 +379,19 @@ class PaperIndex:
         """
         if not str(text).strip():
             raise ValueError("the query text is empty")
+        q = self.embed_text(text)[None, :]
+        return self.frame(self.top(q, self.check_k(k), [set()], self.mask(categories, since, until), backend)[0])
+
+    def embed_text(self, text: str) -> np.ndarray:
+        """A free text as the index's model embeds it (normalised float32, the papers' encoder).
+
+        >>> index.embed_text("retrieval-augmented generation for question answering").shape
+        (384,)
+        """
         from ..vectors.backends import fast_encoder
 
-        q = fast_encoder(self.model, self.encoder).encode([text], normalize_embeddings=True,
-                                                          convert_to_numpy=True).astype(np.float32)
-        return self.frame(self.top(q, self.check_k(k), [set()], self.mask(categories, since, until), backend)[0])
+        return fast_encoder(self.model, self.encoder).encode([text], normalize_embeddings=True,
+                                                             convert_to_numpy=True).astype(np.float32)[0]
 
     def recommend(self, liked: Sequence[str], disliked: Sequence[str] = (), k: int = 10, dislike_weight: float = 0.5,
                   categories=None, since=None, until=None, backend: str = "auto") -> pd.DataFrame:

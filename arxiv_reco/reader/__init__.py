@@ -13,6 +13,15 @@ _EXPORTS = {
     "load_library": "library",
     "to_bibtex": "library",
     "feed": "digest",
+    "digest": "digest",
+    "Profile": "profiles",
+    "parse_profiles": "profiles",
+    "read_config": "profiles",
+    "run_daily": "daily",
+    "DigestMemory": "memory",
+    "compose": "mail",
+    "send": "mail",
+    "write_atom": "atom",
     "build_app": "app",
 }
 

@@ -28,6 +28,7 @@ from .library import (
     save_reading_list,
     to_bibtex,
 )
+from .update import abstract_lookup
 
 CSS = """
 .card { border-radius: 10px; }
@@ -96,42 +97,6 @@ def _n(count: int, what: str) -> str:
     return f"{count:,} {what}{'' if count == 1 else 's'}"
 
 
-def _abstract_lookup(papers, index_dir: Path | None) -> Callable[[list[str]], dict[str, str]]:
-    """ids -> abstracts, from a corpus (a DataFrame or a file) and the fetched papers' file."""
-    from .update import abstracts_path
-
-    known: dict[str, str] = {}
-    parquet: list[Path] = []
-    if papers is not None and hasattr(papers, "columns"):
-        known.update(zip(papers["id"].astype(str), papers["abstract"].astype(str)))
-    elif papers is not None:
-        path = Path(papers).expanduser()
-        with open(path, "rb") as f:
-            is_parquet = f.read(4) == b"PAR1"
-        if is_parquet:
-            parquet.append(path)  # read per page of cards: a 2.8M-paper corpus stays on disk
-        else:
-            from ..papers.files import read_papers
-
-            df = read_papers(path)
-            known.update(zip(df["id"].astype(str), df["abstract"].astype(str)))
-    if index_dir is not None and abstracts_path(index_dir).exists():
-        parquet.append(abstracts_path(index_dir))
-
-    def lookup(ids: list[str]) -> dict[str, str]:
-        import pandas as pd
-
-        out = {i: known[i] for i in ids if i in known}
-        for path in parquet:
-            todo = [i for i in ids if i not in out]
-            if todo:
-                df = pd.read_parquet(path, columns=["id", "abstract"], filters=[("id", "in", todo)])
-                out.update(zip(df["id"].astype(str), df["abstract"].astype(str)))
-        return out
-
-    return lookup
-
-
 def build_app(index, papers=None, library: Library | str | list | None = None, reading_list: str | Path | None = None,
               since: str | None = None, k: int = 10, method: str = DEFAULT_METHOD, index_dir: str | Path | None = None):
     """The page as a ``gradio.Blocks`` (launch it with :func:`launch`, or ``demo.launch()``).
@@ -148,7 +113,7 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
 
     seed = library if isinstance(library, Library) else load_library(library) if library else Library()
     index_dir = Path(index_dir) if index_dir else None
-    abstracts = _abstract_lookup(papers, index_dir)
+    abstracts = abstract_lookup(papers, index_dir)
     since = since or default_since(index)
 
     def row(pid: str):

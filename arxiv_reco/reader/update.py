@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -223,3 +223,41 @@ def _frame(papers: list[dict], cats: list[str]) -> pd.DataFrame:
     flt = CategoryFilter.build(cats)  # the API matches cross-lists too; so does the filter
     df = df[[flt.category_ok(c) for c in df["categories"]]]
     return df.sort_values("update_date", kind="stable").drop_duplicates("id", keep="last").reset_index(drop=True)
+
+
+def abstract_lookup(papers, index_dir: str | Path | None) -> Callable[[list[str]], dict[str, str]]:
+    """A function ids -> {id: abstract}, from a corpus (a DataFrame or a file; Parquet is read per
+    call, so a 2.8M-paper corpus stays on disk) and the fetched papers' file beside the index.
+
+    >>> abstracts = abstract_lookup("papers.parquet", "index"); abstracts(["2401.01234"])
+    """
+    known: dict[str, str] = {}
+    parquet: list[Path] = []
+    if papers is not None and hasattr(papers, "columns"):
+        known.update(zip(papers["id"].astype(str), papers["abstract"].astype(str)))
+    elif papers is not None:
+        path = Path(papers).expanduser()
+        with open(path, "rb") as f:
+            is_parquet = f.read(4) == b"PAR1"
+        if is_parquet:
+            parquet.append(path)  # read per page of cards: a 2.8M-paper corpus stays on disk
+        else:
+            from ..papers.files import read_papers
+
+            df = read_papers(path)
+            known.update(zip(df["id"].astype(str), df["abstract"].astype(str)))
+    if index_dir is not None and abstracts_path(index_dir).exists():
+        parquet.append(abstracts_path(index_dir))
+
+    def lookup(ids: list[str]) -> dict[str, str]:
+        import pandas as pd
+
+        out = {i: known[i] for i in ids if i in known}
+        for path in parquet:
+            todo = [i for i in ids if i not in out]
+            if todo:
+                df = pd.read_parquet(path, columns=["id", "abstract"], filters=[("id", "in", todo)])
+                out.update(zip(df["id"].astype(str), df["abstract"].astype(str)))
+        return out
+
+    return lookup

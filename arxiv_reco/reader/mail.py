@@ -1,0 +1,165 @@
+"""The digest by email: a multipart message (plain text and HTML, readable without images) sent
+through the SMTP server the settings name.
+
+    message = compose(entries, day="2026-12-05", sender="digest@example.org", to="me@example.org")
+    send(message, settings)            # STARTTLS on smtp://, TLS on smtps://; one clear error if it fails
+
+Settings (docs/getting-started.md): ARXIV_RECO_SMTP_URL (smtp://host:587 or smtps://host:465; plain
+smtp:// without STARTTLS only to this machine), ARXIV_RECO_SMTP_USER / ARXIV_RECO_SMTP_PASSWORD
+(or in the URL), ARXIV_RECO_EMAIL_FROM. The password is a Secret: never printed, logged or written.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import smtplib
+import ssl
+import urllib.parse
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from .digest import because_text
+
+SENTENCES = 2  # of the abstract, in the mail
+
+
+class DeliveryError(RuntimeError):
+    """The digest could not be sent; nothing was marked as delivered."""
+
+
+def first_sentences(text: str, n: int = SENTENCES, limit: int = 400) -> str:
+    """The first ``n`` sentences of an abstract (cut at ``limit`` characters).
+
+    >>> first_sentences("We study X. We find Y. We also Z.", 2)
+    'We study X. We find Y.'
+    """
+    text = " ".join(str(text or "").split())
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z(\[])", text)
+    out = " ".join(parts[:n])
+    return out if len(out) <= limit else out[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def subject(day: str, n: int, sections: int) -> str:
+    """The subject line: the day and how many papers.
+
+    >>> subject("2026-12-05", 12, 2)
+    'arXiv digest 2026-12-05: 12 new papers for 2 interests'
+    """
+    if n == 0:
+        return f"arXiv digest {day}: nothing new today"
+    return f"arXiv digest {day}: {n} new paper{'s' * (n != 1)}" + (f" for {sections} interests" if sections > 1 else "")
+
+
+def _sections(entries: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for e in entries:
+        out.setdefault(e["profile"], []).append(e)
+    return out
+
+
+def compose(entries: list[dict], day: str, sender: str, to: str, note: str | None = None) -> EmailMessage:
+    """The digest as an email: per interest a section; per paper the title linked to arxiv.org/abs,
+    authors, date, categories, the first sentences of the abstract and why it was chosen. Every
+    field is escaped in the HTML part; nothing is fetched (no images, no remote styles).
+
+    >>> compose(entries, "2026-12-05", "digest@example.org", "me@example.org")["Subject"]
+    """
+    sections = _sections(entries)
+    msg = EmailMessage()
+    msg["Subject"] = subject(day, len(entries), len(sections))
+    msg["From"], msg["To"] = sender, to
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "arxiv-reco")
+    text, rich = [msg["Subject"], ""], [f"<h2 style=\"font-family:sans-serif\">{html.escape(msg['Subject'])}</h2>"]
+    if note:
+        text += [note, ""]
+        rich.append(f"<p style=\"font-family:sans-serif\">{html.escape(note)}</p>")
+    for name, papers in sections.items():
+        text += [f"== {name} ({len(papers)}) ==", ""]
+        rich.append(f"<h3 style=\"font-family:sans-serif;border-bottom:1px solid #ccc\">{html.escape(name)} "
+                    f"({len(papers)})</h3>")
+        for e in papers:
+            why = because_text(e.get("because") or [])
+            followed = f" (you follow {e['followed']})" if e.get("followed") and e["profile"] != "followed authors" else ""
+            cats = " ".join(e.get("categories") or []) or e.get("category", "")
+            meta = " · ".join(x for x in (e.get("authors", ""), e.get("date", "") or "no date", cats) if x)
+            text += [f"* {e['title']}{followed}", f"  {e['url']}", f"  {meta}"]
+            if e.get("abstract"):
+                text.append(f"  {e['abstract']}")
+            if why:
+                text.append(f"  {why}")
+            text.append("")
+            rich.append(
+                "<div style=\"font-family:sans-serif;margin:0 0 1.1em 0\">"
+                f"<a href=\"{html.escape(e['url'], quote=True)}\" style=\"font-size:1.05em\">{html.escape(e['title'])}</a>"
+                f"{html.escape(followed)}<br><span style=\"color:#555;font-size:.9em\">{html.escape(meta)}</span>"
+                + (f"<br><span>{html.escape(e['abstract'])}</span>" if e.get("abstract") else "")
+                + (f"<br><i style=\"color:#555;font-size:.9em\">{html.escape(why)}</i>" if why else "")
+                + "</div>")
+    text.append("-- arxiv-reco daily")
+    rich.append("<p style=\"font-family:sans-serif;color:#777;font-size:.8em\">arxiv-reco daily</p>")
+    msg.set_content("\n".join(text))
+    msg.add_alternative("<html><body>" + "\n".join(rich) + "</body></html>", subtype="html")
+    return msg
+
+
+def send(message: EmailMessage, settings, timeout: float = 30.0) -> None:
+    """Send through ``settings.smtp_url``: implicit TLS for smtps://, STARTTLS for smtp:// (refused
+    without it, except to this machine); log in when a user is set. Every failure (refused,
+    timeout, TLS, authentication) is one DeliveryError naming the server, never the password.
+
+    >>> send(compose(entries, day, sender, to), load_settings())
+    """
+    from ..config import is_loopback
+
+    if not settings.smtp_url:
+        raise DeliveryError("no mail server: set ARXIV_RECO_SMTP_URL (smtp://host:587 or smtps://host:465), and "
+                            "ARXIV_RECO_SMTP_USER / ARXIV_RECO_SMTP_PASSWORD, in the environment or .env")
+    url = urllib.parse.urlsplit(settings.smtp_url)
+    host, tls = url.hostname, url.scheme == "smtps"
+    port = url.port or (465 if tls else 587)
+    where = f"{url.scheme}://{host}:{port}"
+    local = is_loopback(host or "")
+    context = ssl.create_default_context()
+    try:
+        if tls:
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        with client:
+            client.ehlo()
+            if not tls:
+                if client.has_extn("starttls"):
+                    client.starttls(context=context)
+                    client.ehlo()
+                elif not local:
+                    raise DeliveryError(f"{where} offers no STARTTLS; refusing to send the password and the digest "
+                                        "in clear text (use smtps://, or a server with STARTTLS)")
+            if settings.smtp_user:
+                if not settings.smtp_password:
+                    raise DeliveryError(f"{where}: ARXIV_RECO_SMTP_USER is set but no password "
+                                        "(ARXIV_RECO_SMTP_PASSWORD)")
+                client.login(settings.smtp_user, settings.smtp_password.reveal())
+            refused = client.send_message(message)
+            if refused:
+                raise DeliveryError(f"{where} refused the recipient(s) {sorted(refused)}")
+    except DeliveryError:
+        raise
+    except smtplib.SMTPAuthenticationError as e:
+        raise DeliveryError(f"{where} refused the login of {settings.smtp_user!r} ({e.smtp_code}); check "
+                            "ARXIV_RECO_SMTP_USER / ARXIV_RECO_SMTP_PASSWORD") from None
+    except smtplib.SMTPRecipientsRefused as e:
+        raise DeliveryError(f"{where} refused the recipient(s) {sorted(e.recipients)}") from None
+    except smtplib.SMTPResponseException as e:
+        raise DeliveryError(f"{where} answered {e.smtp_code}: {_said(e.smtp_error)}") from None
+    except (ssl.SSLError, ssl.CertificateError) as e:
+        raise DeliveryError(f"TLS with {where} failed ({e.__class__.__name__}: {getattr(e, 'reason', '') or e})") from None
+    except TimeoutError:
+        raise DeliveryError(f"{where} did not answer within {timeout:.0f} s") from None
+    except (smtplib.SMTPException, OSError) as e:
+        raise DeliveryError(f"could not send through {where}: {e.__class__.__name__}: {e}") from None
+
+
+def _said(raw) -> str:
+    return (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))[:200]
