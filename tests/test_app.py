@@ -141,6 +141,9 @@ def test_search_more_like_this_like_new_for_you_export(site):
         digest = feed(index, [liked], since=SINCE, k=10)["id"].tolist()
         expect(page.locator("[id^=new-card-]")).to_have_count(len(digest))
         assert _ids(page, "new") == digest and liked not in digest
+        # each card says why: the liked paper it is closest to
+        expect(page.locator("[id^=new-card-] .card-because").first).to_contain_text("because you liked")
+        assert page.locator("[id^=new-card-]").filter(has=page.locator(".card-because")).count() == len(digest)
         # not for me: it goes, and the digest re-ranks away from it
         meh = digest[0]
         page.locator(f"#new-card-{meh.replace('.', '-')} .dislike-btn").click()
@@ -175,6 +178,15 @@ def test_search_more_like_this_like_new_for_you_export(site):
         expect(page.locator(".disliked-item")).to_have_count(1)
         page.locator(".disliked-item .remove-btn").click()
         expect(page.locator(".disliked-item")).to_have_count(0)
+
+        # LaTeX in a title is rendered as math (KaTeX, bundled: nothing fetched)
+        maths = papers[papers["title"].str.contains(r"\$\\mathcal")].iloc[0]
+        page.get_by_role("tab", name="Search").click()
+        page.locator("#query textarea, #query input").first.fill(maths["title"])
+        page.locator("#search-btn").click()
+        card = page.locator(f"#res-card-{maths['id'].replace('.', '-')}")
+        expect(card.locator(".card-title .katex").first).to_be_visible(timeout=20_000)
+        assert "\\mathcal" not in card.locator(".card-title").first.inner_text()
 
         # a hostile paper is shown as text: no link out, no image, no tag, nothing fetched
         page.get_by_role("tab", name="Search").click()

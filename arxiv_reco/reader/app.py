@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .digest import DEFAULT_METHOD, default_since, feed
+from .digest import DEFAULT_METHOD, because_text, default_since, explain, feed
 from .library import (
     Library,
     complete_library,
@@ -34,6 +34,7 @@ CSS = """
 .card { border-radius: 10px; }
 .card-title a { font-size: 1.15rem; }  /* regular weight: the bundled bold faces draw some capitals small */
 .card-meta { opacity: .8; font-size: .9em; }
+.card-because { opacity: .8; font-size: .88em; }
 """
 
 
@@ -72,7 +73,11 @@ def _link(title: str, pid: str) -> str:
     return f"[{_md(title)}](https://arxiv.org/abs/{canon})" if canon else _md(title)
 
 
-def card_markdown(paper, abstract: str | None = None) -> dict[str, str]:
+# $...$ and $$...$$ in titles and abstracts render as math (KaTeX, bundled with gradio)
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def card_markdown(paper, abstract: str | None = None, because: str = "") -> dict[str, str]:
     """The Markdown of a paper's card: {"title", "meta", "abstract"}. Every field is escaped (a
     title, id, date or category from a feed or a hand-edited file stays text); the title links to
     arxiv.org only for a canonical arXiv id; an impossible date shows as "no date".
@@ -90,6 +95,7 @@ def card_markdown(paper, abstract: str | None = None) -> dict[str, str]:
         "meta": f"{_md(authors)} · {_md(valid_date(paper.get('update_date')) or 'no date')} · "
                 f"{_md(paper.get('primary_category') or '')} · arXiv:{_md(pid)}",
         "abstract": _md(abstract or "Not stored here: read it on arXiv (the title links there)."),
+        "because": f"*{_md(because)}*" if because else "",
     }
 
 
@@ -149,18 +155,21 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
         title = row(pid)["title"] if row(pid) is not None else pid
         return {"heading": f"More like “{_md(title)}”", "ids": hits["id"].tolist()}, gr.Tabs(selected="search")
 
-    def cards(ids: list[str], p: dict, where: str) -> None:
+    def cards(ids: list[str], p: dict, where: str, because: dict[str, str] | None = None) -> None:
         text = abstracts(ids)
         for pid in ids:
             r = row(pid)
             if r is None:
                 continue
-            md = card_markdown(r, text.get(pid))
+            md = card_markdown(r, text.get(pid), (because or {}).get(pid, ""))
             with gr.Column(variant="panel", elem_classes=["card"], elem_id=f"{where}-card-{_slug(pid)}", key=f"{where}-{pid}"):
-                gr.Markdown(md["title"], elem_classes=["card-title"], key=f"{where}-t-{pid}")
+                gr.Markdown(md["title"], elem_classes=["card-title"], key=f"{where}-t-{pid}", latex_delimiters=LATEX)
                 gr.Markdown(md["meta"], elem_classes=["card-meta"], key=f"{where}-m-{pid}")
+                if md["because"]:
+                    gr.Markdown(md["because"], elem_classes=["card-because"], key=f"{where}-b-{pid}",
+                                latex_delimiters=LATEX)
                 with gr.Accordion("Abstract", open=False, elem_classes=["card-abstract"], key=f"{where}-a-{pid}"):
-                    gr.Markdown(md["abstract"], key=f"{where}-ab-{pid}")
+                    gr.Markdown(md["abstract"], key=f"{where}-ab-{pid}", latex_delimiters=LATEX)
                 with gr.Row(key=f"{where}-r-{pid}"):
                     more = gr.Button("More like this", size="sm", elem_classes=["more-btn"], key=f"{where}-more-{pid}")
                     like = gr.Button("Like", size="sm", variant="primary", elem_classes=["like-btn"],
@@ -208,7 +217,8 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
                         return
                     gr.Markdown(f"{_n(len(df), 'paper')} since {since}, ranked for your {_n(len(liked), 'liked paper')} "
                                 f"({method})", elem_id="new-heading")
-                    cards(df["id"].tolist(), p, "new")
+                    why = {pid: because_text(explain(index, pid, liked)) for pid in df["id"]}
+                    cards(df["id"].tolist(), p, "new", why)
 
             with gr.Tab("Reading list", id="list", elem_id="tab-list"):
                 @gr.render(inputs=[prefs])

@@ -213,6 +213,17 @@ def _because(index, row: int, pos: list[int], interest: str | None, query: np.nd
     return out
 
 
+def explain(index, paper_id: str, liked: Sequence[str], interest: str | None = None) -> list[dict]:
+    """Why ``paper_id`` fits a library: the one or two liked papers closest to it (and a sentence's
+    cosine), as :func:`digest` gives them.
+
+    >>> because_text(explain(index, "2412.00001", lib.liked))
+    """
+    pos = index.rows([p for p in liked if index.contains(p)])
+    query = index.embed_text(interest) if interest else None
+    return _because(index, index.rows([paper_id])[0], pos, interest, query)
+
+
 def because_text(because: list[dict]) -> str:
     """A because list in one line, as the email, the feed and the page show it.
 
