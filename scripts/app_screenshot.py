@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import shutil
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 QUERY = "retrieval-augmented generation for question answering"
 SINCE = "2026-05-01"

@@ -81,7 +81,7 @@ def run_daily(index_dir: str | Path, categories: str | Sequence[str] | None, pro
     from ..config import load_settings
     from ..index.paper_index import PaperIndex
     from .library import complete_library
-    from .mail import compose, first_sentences, send
+    from .mail import compose, send
     from .update import abstract_lookup, update_index
 
     settings = settings or load_settings()
@@ -108,7 +108,7 @@ def run_daily(index_dir: str | Path, categories: str | Sequence[str] | None, pro
     frame = digest(index, profiles, since=report.since, k=k, method=method, include=include, exclude=exclude,
                    authors=authors, abstracts=lookup, skip=() if resend else memory.delivered())
     abstracts = lookup(frame["id"].tolist()) if len(frame) else {}
-    report.entries = [_entry(index, row, first_sentences(abstracts.get(row["id"], ""))) for _, row in frame.iterrows()]
+    report.entries = entries(index, frame, abstracts)
     if dry_run:
         return report
     # 4. a quiet day
@@ -152,8 +152,19 @@ def _sender(settings, email: str) -> str:
     return settings.smtp_user if "@" in str(settings.smtp_user or "") else email
 
 
+def entries(index, frame, abstracts: dict[str, str]) -> list[dict]:
+    """A digest frame as the mail, the Atom feed, the memory and ``--format json`` have it: one dict
+    a paper with id, title, url, score, profile, because, followed, authors, date, categories and
+    the abstract's first sentences.
+
+    >>> compose(entries(index, digest(index, profiles), abstracts), day, sender, to)
+    """
+    from .mail import first_sentences
+
+    return [_entry(index, row, first_sentences(abstracts.get(row["id"], ""))) for _, row in frame.iterrows()]
+
+
 def _entry(index, row, abstract: str) -> dict:
-    """One delivered paper as the mail, the feed, the memory and --format json have it."""
     paper = index.paper(row["id"])
     score = None if row["score"] is None or (isinstance(row["score"], float) and math.isnan(row["score"])) \
         else round(float(row["score"]), 4)

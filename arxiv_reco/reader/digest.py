@@ -230,14 +230,11 @@ def because_text(because: list[dict]) -> str:
     >>> because_text([{"id": "2401.01234", "title": "Attention", "cosine": 0.71}])
     'because you liked "Attention" (arXiv:2401.01234, cosine 0.71)'
     """
-    parts = []
-    for b in because:
-        if "author" in b:
-            parts.append(f"you follow {b['author']}")
-        elif "interest" in b:
-            parts.append(f"it matches \"{b['interest']}\" (cosine {b['cosine']:.2f})")
-        else:
-            parts.append(f"you liked \"{b['title']}\" (arXiv:{b['id']}, cosine {b['cosine']:.2f})")
+    liked = [f"\"{b['title']}\" (arXiv:{b['id']}, cosine {b['cosine']:.2f})" for b in because if "id" in b]
+    parts = [f"you follow {b['author']}" for b in because if "author" in b]
+    if liked:
+        parts.append("you liked " + " and ".join(liked))
+    parts += [f"it matches \"{b['interest']}\" (cosine {b['cosine']:.2f})" for b in because if "interest" in b]
     return ("because " + "; ".join(parts)) if parts else ""
 
 
