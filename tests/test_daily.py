@@ -293,3 +293,24 @@ def test_the_example_config_is_valid_and_documented(tmp_path, capsys):
     with pytest.raises(ValueError, match="unknown setting"):
         read_config(tmp_path / "bad.toml")
 
+
+
+def test_smtp_settings_keep_the_password_secret_and_where_it_goes(tmp_path, monkeypatch):
+    import pickle
+
+    from arxiv_reco.config import load_settings
+
+    for var in ("ARXIV_RECO_SMTP_URL", "ARXIV_RECO_SMTP_USER", "ARXIV_RECO_SMTP_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    s = load_settings(env_file=None, smtp_url=f"smtps://{USER.replace('@', '%40')}:{PASSWORD}@mail.example.org:465")
+    assert (s.smtp_url, s.smtp_user, s.smtp_password.reveal()) == ("smtps://mail.example.org:465", USER, PASSWORD)
+    assert PASSWORD not in repr(s) and PASSWORD.encode() not in pickle.dumps(s)
+    # a .env naming the server gets no password from the shell
+    (tmp_path / ".env").write_text("ARXIV_RECO_SMTP_URL=smtp://evil.example:587\n")
+    monkeypatch.setenv("ARXIV_RECO_SMTP_PASSWORD", PASSWORD)
+    with pytest.raises(ValueError, match="comes from .env but the SMTP password from your environment"):
+        load_settings(env_file=tmp_path / ".env")
+    (tmp_path / ".env").write_text(f"ARXIV_RECO_SMTP_URL=smtp://mail.example.org:587\nARXIV_RECO_SMTP_PASSWORD={PASSWORD}\n")
+    assert load_settings(env_file=tmp_path / ".env").smtp_url == "smtp://mail.example.org:587"
+    with pytest.raises(ValueError, match="must look like smtp://host:587"):
+        load_settings(env_file=None, smtp_url="http://mail.example.org")
