@@ -189,7 +189,7 @@ def test_sigkill_of_train_at_every_stage_of_saving_leaves_a_model_that_loads(tmp
     pairs = sample_pairs(corpus, n=48, strategy="mixed", seed=0, splits={"train": 0.7, "validation": 0.15, "test": 0.15})
     pairs["text_a"], pairs["text_b"] = pairs["title_a"], pairs["title_b"]
     pairs["score"] = np.linspace(0, 1, len(pairs))
-    pairs["labeler"], pairs["model"], pairs["prompt_version"] = "test", "test", "test"
+    pairs["labeler"], pairs["model"], pairs["prompt_version"], pairs["reads"] = "test", "test", "test", 300
     labels = tmp_path / "labels.csv"
     pairs[LABEL_COLUMNS].to_csv(labels, index=False)
     pristine = tmp_path / "pristine"

@@ -73,7 +73,7 @@ def test_the_three_notebooks_run_end_to_end(tmp_path, monkeypatch):
     model = load_model(work / "finetuned-arxiv-recommender")
     assert model.encode(["a paper"]).shape == (1, 384)
     meta = json.loads((work / "finetuned-arxiv-recommender" / "arxiv_reco.json").read_text())
-    assert (meta["train_seq_length"], model.max_seq_length) == (16, 32)  # trained short, reads long
+    assert (meta["recipe"]["train_seq_length"], model.max_seq_length) == (16, 32)  # trained short, reads long
 
     nb3 = run("03_recommend.ipynb", {
         "MODEL_DIR": str(work / "finetuned-arxiv-recommender"), "PAPERS": str(work / "papers.parquet"),
