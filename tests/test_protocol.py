@@ -27,8 +27,8 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 @pytest.fixture(scope="module")
 def corpus():
-    papers, _ = load_papers(SAMPLE_2K, limit=600)
-    return papers.iloc[:300].reset_index(drop=True), papers.iloc[300:].reset_index(drop=True)  # (sample, fresh)
+    papers, _ = load_papers(SAMPLE_2K, limit=400)
+    return papers.iloc[:250].reset_index(drop=True), papers.iloc[250:].reset_index(drop=True)  # (sample, fresh)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def labels(corpus, tmp_path_factory):
     """Teacher labels (MiniLM standing in for the teacher) on anchored pairs of the sample."""
     sample, _ = corpus
     work = tmp_path_factory.mktemp("labels")
-    pairs = sample_pairs(sample, n=90, strategy="anchored", seed=0)
+    pairs = sample_pairs(sample, n=72, strategy="anchored", seed=0)
     with LabelStore(work / "l.sqlite") as store:
         s = label_pairs_teacher(pairs, store, MINILM, max_seq_length=64, progress=False)
         return export_labels(store, pairs, work / "labels.csv", model=s.model, prompt_version=s.prompt_version)
