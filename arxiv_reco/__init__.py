@@ -18,13 +18,13 @@ processes start without pandas, torch or the Gemini SDK.
 
 from __future__ import annotations
 
-import importlib
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 # what the notebooks and the README use; everything else is in its layer's subpackage
 # (arxiv_reco.papers, .pairs, .labels, .training, .vectors, .index, .reader)
-_EXPORTS = {
+__getattr__, __all__ = lazy_exports(__name__, {
     "notebook_settings": "config",
     "load_settings": "config",
     "sample_papers": "papers.sampler",
@@ -60,15 +60,7 @@ _EXPORTS = {
     "feed": "reader.digest",
     "run_pipeline": "pipeline",
     "choose_labeler": "pipeline",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module 'arxiv_reco' has no attribute {name!r}")
+})
 
 
 def __dir__() -> list[str]:

@@ -23,6 +23,20 @@ def kaggle_records() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def records() -> list[dict]:
+    """The bundled sample's records, as the Kaggle snapshot spells them."""
+    return [json.loads(line) for line in SAMPLE_2K.read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The real all-MiniLM-L6-v2 reading 32 tokens: quick to encode with, the same weights."""
+    from arxiv_reco.vectors.models import load_model
+
+    return load_model("sentence-transformers/all-MiniLM-L6-v2", max_seq_length=32)
+
+
+@pytest.fixture(scope="session")
 def sample_papers_df():
     """The bundled 2k sample as a corpus DataFrame (loaded once)."""
     from arxiv_reco.papers.snapshot import load_papers

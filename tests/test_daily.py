@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv
 
 from arxiv_reco.cli import main
@@ -31,16 +30,6 @@ USER, PASSWORD = "reader@example.org", "s3cret-smtp-password-never-printed"
 SINCE = "2026-01-01"
 
 
-@pytest.fixture(scope="module")
-def records() -> list[dict]:
-    return [json.loads(line) for line in SAMPLE_2K.read_text().splitlines()]
-
-
-@pytest.fixture(scope="module")
-def model():
-    from arxiv_reco.vectors.models import load_model
-
-    return load_model(MINILM, max_seq_length=32)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import KEY, SAMPLE_2K
+from conftest import KEY
 from fake_arxiv import FakeArxiv
 from fake_gemini import FakeGemini
 
@@ -27,16 +27,6 @@ EVIL_ID = "2401.00002)[Download PDF](https://evil.example/x)("
 EVIL_TITLE = "<img src=https://evil.example/t.png> Attention [click me](https://evil.example/a) *bold*"
 
 
-@pytest.fixture(scope="module")
-def records() -> list[dict]:
-    return [json.loads(line) for line in SAMPLE_2K.read_text().splitlines()]
-
-
-@pytest.fixture(scope="module")
-def model():
-    from arxiv_reco.vectors.models import load_model
-
-    return load_model(MINILM, max_seq_length=32)
 
 
 @pytest.fixture

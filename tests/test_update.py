@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv, error_feed
 
 import arxiv_reco
@@ -40,16 +39,6 @@ CUTOFF = "2026-03-01"  # the index holds papers up to here; the fake has the sam
 PACE = 0.2
 
 
-@pytest.fixture(scope="module")
-def records() -> list[dict]:
-    return [json.loads(line) for line in SAMPLE_2K.read_text().splitlines()]
-
-
-@pytest.fixture(scope="module")
-def model():
-    from arxiv_reco.vectors.models import load_model
-
-    return load_model(MINILM, max_seq_length=32)
 
 
 def _ours(r: dict) -> bool:

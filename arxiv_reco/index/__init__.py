@@ -6,18 +6,10 @@
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __all__ = lazy_exports(__name__, {
     "IndexMismatchError": "paper_index",
     "PaperIndex": "paper_index",
     "index_papers": "build",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

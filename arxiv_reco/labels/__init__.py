@@ -7,9 +7,9 @@ exported as my_labeled_training_data.csv.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __all__ = lazy_exports(__name__, {
     "LABEL_COLUMNS": "labeling",
     "LabelConfig": "labeling",
     "LabelSummary": "labeling",
@@ -25,12 +25,4 @@ _EXPORTS = {
     "label_pairs_teacher": "teacher",
     "LabelStore": "store",
     "PromptSpec": "prompts",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

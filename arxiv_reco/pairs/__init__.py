@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __all__ = lazy_exports(__name__, {
     "PAIR_COLUMNS": "sampling",
     "STRATEGIES": "sampling",
     "assign_splits": "sampling",
@@ -17,12 +17,4 @@ _EXPORTS = {
     "read_pairs": "sampling",
     "sample_pairs": "sampling",
     "save_pairs": "sampling",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __all__ = lazy_exports(__name__, {
     "update_index": "update",
     "load_library": "library",
     "to_bibtex": "library",
@@ -23,12 +23,4 @@ _EXPORTS = {
     "send": "mail",
     "write_atom": "atom",
     "build_app": "app",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})
