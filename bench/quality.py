@@ -47,10 +47,11 @@ READS = 256  # every model is measured reading this many tokens
 CPU = DEFAULT.but(train_seq_length=128)
 RECIPES = {
     "default": ("teacher", CPU),
-    "distil-2k": ("teacher", CPU.but(epochs=1, distill_papers=2000)),
-    "distil-5k": ("teacher", CPU.but(epochs=1, distill_papers=5000)),
-    "distil-10k": ("teacher", CPU.but(epochs=1, distill_papers=10000)),
-    "distil-5k-wise": ("teacher", CPU.but(epochs=1, distill_papers=5000, interpolate="auto")),
+    "default-projected": ("teacher", CPU.but(project=None)),  # the default until the fresh corpus said otherwise
+    "distil-2k": ("teacher", CPU.but(epochs=1, distill_papers=2000, project=None)),
+    "distil-5k": ("teacher", CPU.but(epochs=1, distill_papers=5000, project=None)),
+    "distil-10k": ("teacher", CPU.but(epochs=1, distill_papers=10000, project=None)),
+    "distil-5k-wise": ("teacher", CPU.but(epochs=1, distill_papers=5000, interpolate="auto", project=None)),
     "default-wise": ("teacher", CPU.but(interpolate="auto")),
     "default-freeze3": ("teacher", CPU.but(freeze_layers=3)),
     "rubric": ("rubric", CPU),
@@ -117,6 +118,19 @@ def without_projection(model):
     return SentenceTransformer(modules=mods[:-2], device=str(model.device))
 
 
+def finished(model_dir: Path, recipe, seed: int) -> bool:
+    """True when ``model_dir`` already holds this seed's model of this recipe: an interrupted run
+    resumes at the next recipe (the model folder is written atomically, its record last)."""
+    record = model_dir / "arxiv_reco.json"
+    if not record.exists():
+        return False
+    meta = json.loads(record.read_text())
+    done = meta.get("seed") == seed and meta.get("recipe") == recipe.as_dict()
+    if done:
+        print(f"{model_dir.name}: trained earlier ({meta['train_seconds']:.0f}s training), reused", flush=True)
+    return done
+
+
 def labels_for(seed: int, sample: pd.DataFrame, n_pairs: int, teacher: str, work: Path) -> pd.DataFrame:
     """The seed's teacher-labelled anchored pairs (the label store is reused across runs)."""
     from arxiv_reco.labels.labeling import export_labels
@@ -145,19 +159,23 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
         kind, recipe = RECIPES[name]
         data = as_rubric(labels) if kind == "rubric" else labels
         papers = with_pool(sample, pool, recipe.distill_papers)
+        model_dir = work / f"model_{name}_{seed}"
         t = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # evaluate=False: one measure() below evaluates every recipe on the same queries
-            result = finetune(data, papers, recipe, base_model=args.base, output_dir=work / f"model_{name}_{seed}",
-                              seed=seed, progress=False, evaluate=False)
+        reused = finished(model_dir, recipe.resolve(teacher=kind == "teacher", anchored=True), seed)
+        if not reused:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # evaluate=False: one measure() below evaluates every recipe on the same queries
+                finetune(data, papers, recipe, base_model=args.base, output_dir=model_dir, seed=seed,
+                         progress=False, evaluate=False)
         seconds = time.perf_counter() - t
-        seen |= set((result.model_dir / "trained_on.txt").read_text().split())
-        models[name] = load_model(result.model_dir, max_seq_length=READS)
+        seen |= set((model_dir / "trained_on.txt").read_text().split())
+        models[name] = load_model(model_dir, max_seq_length=READS)
         stripped = without_projection(models[name])
         if stripped is not None:  # the same trained weights without the teacher projection: its ablation
             models[f"{name}, no projection"] = stripped
-        meta = json.loads((result.model_dir / "arxiv_reco.json").read_text())
+        meta = json.loads((model_dir / "arxiv_reco.json").read_text())
+        seconds = meta["train_seconds"] if reused else seconds  # a reused model: its own training time
         runs.append({"seed": seed, "recipe": name, "seconds": round(seconds), "train_seconds": meta["train_seconds"],
                      "distilled": meta["distilled_papers"], "interpolation": meta["interpolation"]["weight"]})
         print(f"seed {seed} {name}: {seconds:.0f}s ({meta['train_seconds']:.0f}s training), "

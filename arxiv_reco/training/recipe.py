@@ -51,7 +51,9 @@ class Recipe:
     freeze_layers: int = 0  # lower transformer layers (and the embeddings, when > 0) kept as the base has them
     # ---- after training ----
     interpolate: float | str | None = None  # WiSE-FT: the tuned weights' share (1: none; "auto": chosen on validation pairs)
-    project: bool | None = None  # the teacher projection; None: when >= 3 distilled papers per dimension
+    # the teacher projection: True fits it, None when >= 3 distilled papers per dimension; off by default: fitted
+    # on the training papers it gains on their like but not on new papers (docs/quality.md, fresh corpus)
+    project: bool | None = False
 
     def __post_init__(self):
         if self.pair_loss is not None and self.pair_loss not in PAIR_LOSSES:

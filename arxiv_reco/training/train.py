@@ -17,7 +17,7 @@ below; every knob is a field of the :class:`~arxiv_reco.recipe.Recipe`):
    asks), the ranking of each anchor's partners;
 5. train: one SentenceTransformerTrainer run over every objective (bf16 where the hardware has it);
 6. after training: interpolate with the base weights when the recipe asks (WiSE-FT, the weight
-   chosen on the validation pairs, never on test), then the teacher projection;
+   chosen on the validation pairs, never on test), then the teacher projection when the recipe asks;
 7. measure the fine-tuned model the same way, and say in plain words whether it is better;
 8. save the model with its card, training curve, evaluation and recipe.
 """
