@@ -18,7 +18,7 @@ The protocol (docs/quality.md has the figures):
   2 CPU cores, minutes on a GPU) and reported apart from training time.
 
     python bench/quality.py --prepare                       # the teacher's vectors, once
-    python bench/quality.py --seeds 0,1 --recipes default,distil-5k,rubric
+    python bench/quality.py --seeds 0,1 --recipes previous-projected,default,distil-5k,rubric
     python bench/quality.py --smoke                         # CI: tiny sizes, MiniLM as its own teacher
 """
 
@@ -28,6 +28,7 @@ import argparse
 import json
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,19 +46,21 @@ READS = 256  # every model is measured reading this many tokens
 # On 2 CPU cores without bf16 a run at the full 256 tokens takes hours: the recipes train on 128
 # tokens and the saved models read 256 (the same 256 the base and the teacher read).
 CPU = DEFAULT.but(train_seq_length=128)
+FIT_PROJECTION = {"project": None}  # the teacher projection fitted when there are papers enough (`but` keeps a None)
 RECIPES = {
-    "default": ("teacher", CPU),
-    "default-projected": ("teacher", CPU.but(project=None)),  # the default until the fresh corpus said otherwise
-    "distil-2k": ("teacher", CPU.but(epochs=1, distill_papers=2000, project=None)),
-    "distil-5k": ("teacher", CPU.but(epochs=1, distill_papers=5000, project=None)),
-    "distil-10k": ("teacher", CPU.but(epochs=1, distill_papers=10000, project=None)),
-    "distil-5k-wise": ("teacher", CPU.but(epochs=1, distill_papers=5000, interpolate="auto", project=None)),
+    "default": ("teacher", CPU),  # the labels' pairs once + the teacher distilled over 4,000 more corpus papers
+    "previous": ("teacher", CPU.but(epochs=3, distill_papers=0)),  # the default before the fresh corpus
+    "previous-projected": ("teacher", replace(CPU, epochs=3, distill_papers=0, **FIT_PROJECTION)),  # ... and before that
+    "distil-2k": ("teacher", replace(CPU, distill_papers=2000, **FIT_PROJECTION)),
+    "distil-5k": ("teacher", replace(CPU, distill_papers=5000, **FIT_PROJECTION)),
+    "distil-10k": ("teacher", replace(CPU, distill_papers=10000, **FIT_PROJECTION)),
     "default-wise": ("teacher", CPU.but(interpolate="auto")),
     "default-freeze3": ("teacher", CPU.but(freeze_layers=3)),
-    "rubric": ("rubric", CPU),
+    "rubric": ("rubric", CPU),  # Gemini-scale labels, no teacher: the pairs three times
     "rubric-wise": ("rubric", CPU.but(interpolate="auto")),
     "rubric-gentle": ("rubric", CPU.but(epochs=1, learning_rate=2e-5)),
 }
+
 RUBRIC = [(0.10, 0.0), (0.20, 0.1), (0.30, 0.2), (0.40, 0.3), (0.55, 0.5), (0.70, 0.7)]  # cosine < t -> anchor
 
 
@@ -146,7 +149,7 @@ def labels_for(seed: int, sample: pd.DataFrame, n_pairs: int, teacher: str, work
 
 def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work: Path) -> list[dict]:
     from arxiv_reco.training.evaluate import format_comparison, measure
-    from arxiv_reco.training.train import finetune
+    from arxiv_reco.training.train import extra_papers, finetune
     from arxiv_reco.vectors.models import load_model
 
     t = time.perf_counter()
@@ -161,7 +164,8 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
         papers = with_pool(sample, pool, recipe.distill_papers)
         model_dir = work / f"model_{name}_{seed}"
         t = time.perf_counter()
-        reused = finished(model_dir, recipe.resolve(teacher=kind == "teacher", anchored=True), seed)
+        extra = len(extra_papers(papers, data, recipe, seed))
+        reused = finished(model_dir, recipe.resolve(teacher=kind == "teacher", anchored=True, extra_papers=extra), seed)
         if not reused:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

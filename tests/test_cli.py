@@ -68,3 +68,21 @@ def test_verbose_shows_the_traceback_behind_the_one_line_error(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "FileNotFoundError" in err
     assert err.strip().splitlines()[-1].startswith("arxiv-reco sample: error: No snapshot at")
+
+
+def test_every_subcommand_prints_its_help_with_the_recipes_defaults(capsys):
+    import re
+
+    import pytest
+
+    from arxiv_reco.cli import build_parser
+
+    names = re.search(r"\{([a-z,-]+)\}", build_parser().format_help()).group(1).split(",")
+    assert {"sample", "train", "evaluate", "daily"} <= set(names)
+    for name in names:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0, name
+    helps = " ".join(capsys.readouterr().out.split())
+    assert "all of them but the 20% kept unseen (default: 4,000; 0: the training papers only)" in helps
+    assert "passes over the labelled pairs (default: 1 when 2,000+ more papers are distilled, else 3)" in helps

@@ -19,7 +19,7 @@ from arxiv_reco.labels.teacher import label_pairs_teacher
 from arxiv_reco.pairs.sampling import sample_pairs
 from arxiv_reco.papers.snapshot import load_papers
 from arxiv_reco.training.evaluate import measure, trained_ids
-from arxiv_reco.training.recipe import DEFAULT, Recipe
+from arxiv_reco.training.recipe import DEFAULT, MANY_PAPERS, Recipe
 from arxiv_reco.training.train import HOLDOUT, distill_papers, finetune
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -91,7 +91,9 @@ def test_distillation_never_reads_validation_test_or_held_out_papers(corpus, lab
     assert set(passes[[i in train for i in ids]]) == {2.0} and set(passes[[i in extra for i in ids]]) == {1.0}
     capped = distill_papers(papers, labels, DEFAULT.but(distill_papers=50))[1]
     assert len(set(capped) - train) == 50
-    assert set(distill_papers(papers, labels, DEFAULT)[1]) == train  # the default distils the training papers only
+    # the default distils up to 4,000 more: every allowed paper of a corpus this small
+    assert len(papers) < DEFAULT.distill_papers and set(distill_papers(papers, labels, DEFAULT)[1]) == set(ids)
+    assert set(distill_papers(papers, labels, DEFAULT.but(distill_papers=0))[1]) == train  # 0: the training papers only
 
 
 @pytest.mark.slow
@@ -142,3 +144,19 @@ def test_a_recipe_is_a_value_passed_in(labels, tmp_path):
     assert result.recipe.distill is True  # decided by the labels: they name a teacher
     with pytest.raises(TypeError, match="unknown recipe field"):
         DEFAULT.but(epoch=2)
+
+
+def test_one_pass_over_the_pairs_when_thousands_of_papers_are_distilled_three_otherwise(corpus, labels):
+    sample, fresh = corpus
+    many = DEFAULT.resolve(teacher=True, anchored=True, extra_papers=MANY_PAPERS)
+    few = DEFAULT.resolve(teacher=True, anchored=True, extra_papers=MANY_PAPERS - 1)
+    assert (many.epochs, few.epochs) == (1.0, 3.0)
+    rubric = DEFAULT.resolve(teacher=False, anchored=True, extra_papers=10 * MANY_PAPERS)
+    assert (rubric.epochs, rubric.distill, rubric.distill_papers) == (3.0, False, 0)  # no teacher: nothing to distil
+    assert DEFAULT.but(epochs=2).resolve(teacher=True, anchored=True, extra_papers=MANY_PAPERS).epochs == 2
+    # the training papers' passes follow the same decision: a corpus this small gets three
+    papers = pd.concat([sample, fresh], ignore_index=True)
+    ids, passes = distill_papers(papers, labels, DEFAULT)[1:]
+    train = set(labels.loc[labels["split"] == "train", ["id_a", "id_b"]].stack())
+    assert set(passes[[i in train for i in ids]]) == {3.0}
+    assert "1 epoch distilling 2,000+ more papers, else 3" in DEFAULT.describe()

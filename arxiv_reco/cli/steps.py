@@ -294,14 +294,15 @@ def add_commands(sub) -> None:
     s.add_argument("--base-model", help="default: $ARXIV_RECO_BASE_MODEL or sentence-transformers/all-MiniLM-L6-v2")
     s.add_argument("--pair-loss", "--loss", dest="pair_loss", choices=PAIR_LOSSES,
                    help="default: cosine for the teacher's labels, cosent for Gemini's")
-    s.add_argument("--epochs", type=float, help=f"passes over the labelled pairs (default: {DEFAULT.epochs:g})")
+    s.add_argument("--epochs", type=float, help="passes over the labelled pairs (default: 1 when 2,000+ more papers are distilled, else 3)")
     s.add_argument("--batch-size", type=int, help=f"default: {DEFAULT.batch_size}")
     s.add_argument("--learning-rate", type=float, help=f"default: {DEFAULT.learning_rate:g}")
     s.add_argument("--max-seq-length", type=int, help=f"tokens the saved model reads (default: {DEFAULT.max_seq_length})")
     s.add_argument("--train-seq-length", type=int,
                    help="train on fewer tokens than the model reads; 128: ~3x faster on a CPU (default: all)")
     s.add_argument("--distill-papers", metavar="N|all", help="also distil the teacher over N unpaired papers of "
-                   f"--papers, or all of them but the {HOLDOUT:.0%}% kept unseen (default: {DEFAULT.distill_papers})")
+                   f"--papers, or all of them but the {HOLDOUT:.0%}% kept unseen (default: {DEFAULT.distill_papers:,}; 0: the "
+                   "training papers only)")
     s.add_argument("--freeze-layers", type=int, help=f"lower layers kept as the base has them (default: {DEFAULT.freeze_layers})")
     s.add_argument("--interpolate", help="WiSE-FT: the tuned weights' share, or 'auto' to choose it on the validation "
                                          "pairs (default: none)")
@@ -359,7 +360,7 @@ def add_commands(sub) -> None:
                    help="tokens the offline teacher reads per paper (mpnet: ~6 papers/s on 2 cores at 128)")
     s.add_argument("--labeler", choices=["auto", "gemini", "teacher"], default="auto",
                    help="auto: Gemini when GEMINI_API_KEY is set, else the offline teacher")
-    s.add_argument("--epochs", type=float, help=f"default: the recipe's ({DEFAULT.epochs:g})")
+    s.add_argument("--epochs", type=float, help="default: the recipe's (1 when 2,000+ more papers are distilled, else 3)")
     s.add_argument("--max-seq-length", type=int, default=128, help="128 keeps the CPU demo short (the recipe's own: 256)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo)

@@ -11,7 +11,7 @@ from ..lazy import lazy_exports
 __getattr__, __all__ = lazy_exports(__name__, {
     "DEFAULT": "recipe",
     "Recipe": "recipe",
-    "TrainResult": "train",
+    "TrainResult": "card",
     "check_labels": "train",
     "finetune": "train",
     "Evaluation": "evaluate",

@@ -19,27 +19,24 @@ below; every knob is a field of the :class:`~arxiv_reco.recipe.Recipe`):
 6. after training: interpolate with the base weights when the recipe asks (WiSE-FT, the weight
    chosen on the validation pairs, never on test), then the teacher projection when the recipe asks;
 7. measure the fine-tuned model the same way, and say in plain words whether it is better;
-8. save the model with its card, training curve, evaluation and recipe.
+8. save the model with its card, training curve, evaluation and recipe (7 and 8: :mod:`.card`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..artifacts import replace_dir
 from ..config import DEFAULT_BASE_MODEL, FINETUNED_DIR
 from ..labels.labeling import read_labels, validate_labels
 from ..papers.corpus import TEXT_RECIPE
-from ..vectors.models import TRAINED_ON
+from .card import TrainResult, save_model, set_card_data, verdict
 from .recipe import DEFAULT, Recipe
 
 log = logging.getLogger("arxiv_reco")
@@ -48,33 +45,6 @@ MIN_PAIRS = {"train": 8, "validation": 2, "test": 2}
 HOLDOUT = 0.2  # share of the corpus's unpaired papers never distilled: they stay unseen, for evaluation
 INTERPOLATION_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # the tuned weights' share tried by interpolate="auto"
 EVALUATIONS_PER_EPOCH = 4  # points on the training curve
-
-
-@dataclass
-class TrainResult:
-    """What a fine-tuning run produced."""
-
-    model_dir: Path
-    table: pd.DataFrame  # before/after on unseen papers, one row per model
-    comparison: pd.DataFrame = field(default_factory=pd.DataFrame)  # fine-tuned vs base: paired CI per metric
-    verdict: str = ""  # the headline comparison in one plain sentence
-    recipe: Recipe = DEFAULT  # as resolved for these labels
-    history: list[dict] = field(default_factory=list)  # training loss and validation Spearman by step
-    curve_png: Path | None = None
-    seconds: float = 0.0
-    pairs_per_second: float = 0.0
-    device: str = "cpu"
-    base_source: str = ""
-    distilled: int = 0  # papers whose teacher similarities were distilled
-    projection: dict | None = None  # the teacher projection's fit, when the model ends with one
-    interpolation: float = 1.0  # the tuned weights' share after WiSE-FT (1: not interpolated)
-
-    def __repr__(self) -> str:
-        from .evaluate import format_comparison
-
-        return (f"TrainResult(model_dir={str(self.model_dir)!r}, {self.seconds:.0f}s on {self.device}, "
-                f"{self.pairs_per_second:.1f} pairs/s)\n{self.verdict}\n{self.table.round(4).to_string()}\n"
-                f"{format_comparison(self.comparison).to_string(index=False)}")
 
 
 def check_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -90,11 +60,6 @@ def check_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
         raise ValueError(f"too few pairs to split: {short} (need at least {MIN_PAIRS}); label more pairs "
                          "(the split is by paper, so a few dozen pairs are the minimum)")
     return df
-
-
-def is_model_dir(path: Path) -> bool:
-    """A folder holding a saved sentence-transformers (or transformers) model."""
-    return (path / "modules.json").exists() or (path / "config.json").exists()
 
 
 def device_and_precision() -> tuple[str, dict]:
@@ -165,34 +130,44 @@ def freeze_layers(model, n: int) -> None:
             p.requires_grad = False
 
 
-def distill_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Recipe, seed: int = 0
-                   ) -> tuple[list[str], list[str], np.ndarray]:
-    """What the distillation reads: (texts, their paper ids, passes per text). The training pairs'
-    papers get ``recipe.epochs`` passes; with ``recipe.distill_papers`` (a number, or "all"), papers of the
-    corpus in no labelled pair get ``recipe.distill_passes``, except a held-out share (HOLDOUT,
-    by a hash of the id) that stays unseen for evaluation. Validation and test papers never.
+def extra_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Recipe, seed: int = 0) -> pd.DataFrame:
+    """The corpus papers in no labelled pair that ``recipe.distill_papers`` asks to distil too (a
+    number, or "all"), drawn by ``seed``; never the held-out share (HOLDOUT, by a hash of the id)
+    that stays unseen for evaluation.
 
-    >>> texts, ids, passes = distill_papers(papers, labels, DEFAULT.but(distill_papers=5000))
+    >>> len(extra_papers(papers, labels, DEFAULT))   # up to 4,000
     """
     from ..pairs.sampling import assign_splits
 
+    if papers is None or recipe.distill_papers == 0 or "id_a" not in labels:
+        return papers.iloc[:0] if papers is not None else pd.DataFrame(columns=["id", "text"])
+    paired = set(labels["id_a"].astype(str)) | set(labels["id_b"].astype(str))
+    rest = papers[~papers["id"].astype(str).isin(paired)].drop_duplicates("id")
+    kept = assign_splits(rest["id"].astype(str), {"distil": 1 - HOLDOUT, "held-out": HOLDOUT}) == "distil"
+    rest = rest[kept.to_numpy()]
+    if recipe.distill_papers != "all" and len(rest) > recipe.distill_papers:
+        rest = rest.sample(recipe.distill_papers, random_state=seed)
+    return rest
+
+
+def distill_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Recipe, seed: int = 0
+                   ) -> tuple[list[str], list[str], np.ndarray]:
+    """What the distillation reads: (texts, their paper ids, passes per text). The training pairs'
+    papers get ``recipe.epochs`` passes, the :func:`extra_papers` ``recipe.distill_passes``.
+    Validation and test papers never.
+
+    >>> texts, ids, passes = distill_papers(papers, labels, DEFAULT.but(distill_papers=5000))
+    """
     train = labels[labels["split"] == "train"]
     text_of = dict(zip(train["id_a"].astype(str), train["text_a"])) if "id_a" in train else {}
     text_of.update(zip(train["id_b"].astype(str), train["text_b"]) if "id_b" in train else {})
     if not text_of:  # labels without ids: their texts
         text_of = {t: t for t in pd.unique(pd.concat([train["text_a"], train["text_b"]]))}
-    ids, texts = list(text_of), list(text_of.values())
-    passes = [float(recipe.epochs)] * len(ids)
-    if papers is not None and recipe.distill_papers != 0 and "id_a" in labels:
-        paired = set(labels["id_a"].astype(str)) | set(labels["id_b"].astype(str))
-        rest = papers[~papers["id"].astype(str).isin(paired)].drop_duplicates("id")
-        kept = assign_splits(rest["id"].astype(str), {"distil": 1 - HOLDOUT, "held-out": HOLDOUT}) == "distil"
-        rest = rest[kept.to_numpy()]
-        if recipe.distill_papers != "all" and len(rest) > recipe.distill_papers:
-            rest = rest.sample(recipe.distill_papers, random_state=seed)
-        ids += rest["id"].astype(str).tolist()
-        texts += rest["text"].tolist()
-        passes += [float(recipe.distill_passes)] * len(rest)
+    rest = extra_papers(papers, labels, recipe, seed)
+    epochs = recipe.epochs or recipe.resolve(teacher=True, anchored=False, extra_papers=len(rest)).epochs
+    ids = list(text_of) + rest["id"].astype(str).tolist()
+    texts = list(text_of.values()) + rest["text"].tolist()
+    passes = [float(epochs)] * len(text_of) + [float(recipe.distill_passes)] * len(rest)
     return texts, ids, np.asarray(passes)
 
 
@@ -315,125 +290,6 @@ def _choose_interpolation(model, base_state: dict, recipe: Recipe, val: pd.DataF
     return best, scores
 
 
-# ---- 7: the verdict ----------------------------------------------------------------------------------------
-def verdict(comparison: pd.DataFrame, table: pd.DataFrame, reads: int, native: int | None = None) -> str:
-    """The headline comparison in one plain sentence: nDCG@10 of the fine-tuned model against the
-    base on unseen papers (the fresh corpus when there is one), and against the base reading as
-    much as it does as shipped, when the fine-tuned model reads less.
-
-    >>> print(verdict(result.comparison, result.table, reads=256))
-    """
-    view = "fresh" if f"fresh_ndcg@{10}" in table.columns else "category"
-    metric = f"{view}_ndcg@10"
-    rows = comparison[comparison["metric"] == metric] if len(comparison) else comparison
-    if rows.empty:
-        return "No unseen papers to measure on: pass papers= (the corpus) or corpus= (other papers)."
-    r = rows[rows["against"] == "base"].iloc[0]
-    where = {"fresh": "the fresh corpus", "category": "the held-out papers"}[view]
-    n = int(table.loc["base", f"{view}_queries"])
-    figure = (f"nDCG@10 {r['reference']:.3f} -> {r['value']:.3f}, {r['diff']:+.3f} "
-              f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] on {n:,} papers of {where} no model trained on")
-    text = {"better": f"The fine-tuned model recommends better than the base model: {figure}.",
-            "worse": f"The fine-tuned model is WORSE than the base model: {figure}. Use the base model.",
-            }.get(r["verdict"], f"The fine-tuned model is not measurably better than the base model: {figure}. "
-                                "Label more pairs, or distil over more papers, before relying on it.")
-    long = rows[rows["against"] != "base"]
-    if native and reads < native and len(long):
-        r2 = long.iloc[0]
-        text += (f" It reads {reads} tokens a paper; against the base reading its full {native}: "
-                 f"{r2['diff']:+.3f} [{r2['ci_low']:+.3f}, {r2['ci_high']:+.3f}]"
-                 + (" (worse: train with a longer max_seq_length)." if r2["verdict"] == "worse" else "."))
-    return text
-
-
-# ---- 8: saving -------------------------------------------------------------------------------------------
-def plot_curve(history: list[dict], out: Path) -> Path | None:
-    """Training loss and validation Spearman by step, as a PNG."""
-    from matplotlib.figure import Figure  # no pyplot: no backend to pick, fine headless and inline
-
-    loss = [(h["step"], h["loss"]) for h in history if "loss" in h]
-    spear = [(h["step"], v) for h in history for k, v in h.items() if k.endswith("spearman_cosine")]
-    if not loss and not spear:
-        return None
-    fig = Figure(figsize=(7, 3.6))
-    ax = fig.subplots()
-    if loss:
-        ax.plot(*zip(*loss), color="tab:blue", label="training loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss", color="tab:blue")
-    if spear:
-        ax2 = ax.twinx()
-        ax2.plot(*zip(*spear), "o-", color="tab:orange", label="validation Spearman")
-        ax2.set_ylabel("validation Spearman", color="tab:orange")
-    ax.set_title("fine-tuning curve")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    return out
-
-
-def _save(model, output_dir: Path, result: TrainResult, record: dict, n_train: int, seen: list[str]) -> Path | None:
-    """The model folder, replaced only once the new one is complete (a kill mid-save leaves the old
-    model loadable): weights, card, curve, evaluation, the resolved recipe."""
-    with replace_dir(output_dir, keep_if=is_model_dir) as tmp:
-        model.save(str(tmp))
-        curve = plot_curve(result.history, tmp / "training_curve.png")
-        (tmp / "training_log.json").write_text(json.dumps(result.history, indent=1, default=float))
-        (tmp / "evaluation.json").write_text(json.dumps({
-            "models": json.loads(result.table.reset_index().to_json(orient="records")), "compared_to": "base",
-            "verdict": result.verdict, "comparison": json.loads(result.comparison.to_json(orient="records"))},
-            indent=1))
-        (tmp / "arxiv_reco.json").write_text(json.dumps(record, indent=1, default=str))
-        # every paper the model learnt from, so that a later evaluation leaves them out
-        (tmp / TRAINED_ON).write_text("".join(f"{i}\n" for i in seen))
-        _append_card(tmp / "README.md", result, n_train)
-    return output_dir / curve.name if curve else None
-
-
-def _append_card(readme: Path, result: TrainResult, n_train: int) -> None:
-    from .evaluate import format_comparison
-
-    table, recipe = result.table, result.recipe
-    if table.empty:
-        readme.write_text((readme.read_text() if readme.exists() else "") + f"\n{result.verdict}\n")
-        return
-    cols = [c for c in table.columns if c in ("spearman", "fresh_ndcg@10", "fresh_map@10", "category_ndcg@10",
-                                               "category_map@10", "qrels_ndcg@10", "unrelated_cos_mean")]
-    lines = ["", "## arxiv-reco evaluation", "", f"**{result.verdict}**", "",
-             f"Fine-tuned on {n_train:,} labelled arXiv pairs: {recipe.describe()}"
-             + (f"; then the teacher projection (fitted on {result.projection['papers']:,} papers)"
-                if result.projection else "")
-             + (f"; weights {result.interpolation:g} tuned, {1 - result.interpolation:g} base (chosen on the "
-                "validation pairs)" if result.interpolation != 1 else "") + ". The saved model reads "
-             f"{recipe.max_seq_length} tokens of each paper; every model below was measured reading the same "
-             "(the base model also as shipped, when that is more). Measured only on papers no model trained on: "
-             "Spearman against the test pairs' labels; category retrieval = each unseen paper queries the other "
-             "unseen papers (fresh: another corpus's; category: the held-out papers of the training corpus), "
-             "relevance 2 = same primary category, 1 = a shared cross-listed category.", "",
-             "| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for name, row in table[cols].iterrows():
-        lines.append(f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.4f}" for v in row) + " |")
-    shown = format_comparison(result.comparison)
-    if not shown.empty:
-        lines += ["", "Fine-tuned minus base, paired over the same queries / test pairs (bootstrap 95% interval, "
-                  "randomization p):", "", "| metric | against | base | fine-tuned | difference [95% CI] | p | verdict |",
-                  "|---|---|---|---|---|---|---|"]
-        for _, r in shown.iterrows():
-            lines.append(f"| {r['metric']} | {r['against']} | {r['reference']} | {r['value']} | "
-                         f"{r['difference [95% CI]']} | {r['p']} | {r['verdict']} |")
-    text = readme.read_text() if readme.exists() else ""
-    readme.write_text(text + "\n".join(lines) + "\n")
-
-
-def _card_data(model, base_model: str) -> None:
-    card = model.model_card_data  # edited in place: the trainer fills in the rest (losses, metrics)
-    card.language = ["en"]
-    card.license = "apache-2.0"
-    card.model_name = f"{Path(str(base_model)).name} fine-tuned on LLM-labelled arXiv pairs"
-    card.train_datasets = [{"name": "arxiv-reco labelled arXiv paper pairs (my_labeled_training_data.csv)"}]
-    card.local_files_only = True
-    card.generate_widget_examples = False
-
-
 # ---- the whole run -----------------------------------------------------------------------------------------
 def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = None, recipe: Recipe = DEFAULT, *,
              corpus: pd.DataFrame | None = None, base_model: str = DEFAULT_BASE_MODEL,
@@ -464,7 +320,8 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
     df = check_labels(labels)
     train_df, val_df, _ = _splits(df)
     taught = teacher_of(df)
-    recipe = recipe.resolve(teacher=bool(teacher or taught), anchored=anchored(train_df))
+    recipe = recipe.resolve(teacher=bool(teacher or taught), anchored=anchored(train_df),
+                            extra_papers=len(extra_papers(papers, df, recipe, seed)))
     log.info("pairs: %d train, %d validation; recipe: %s", len(train_df), len(val_df), recipe.describe())
 
     # 2. the base model
@@ -491,7 +348,7 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
     log.info("objectives: %s", ", ".join(f"{k} ({len(d):,} rows)" for k, (d, _) in objectives.items()))
 
     # 5. training
-    _card_data(model, base_model)
+    set_card_data(model, base_model)
     history, train_seconds = _train(model, objectives, val_df, recipe, device, precision, seed, progress)
 
     # 6. after training: interpolation with the base (chosen on validation pairs), the projection
@@ -525,7 +382,7 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
     from .evaluate import trained_ids
 
     seen = sorted(trained_ids(df, papers) | set(distilled))
-    result.curve_png = _save(model, output_dir, result, record, len(train_df), seen)
+    result.curve_png = save_model(model, output_dir, result, record, len(train_df), seen)
     if push_to_hub:  # the folder exactly as saved: card with the table, curve, evaluation.json
         from ..hub import push_model
 
