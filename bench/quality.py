@@ -46,14 +46,15 @@ READS = 256  # every model is measured reading this many tokens
 # On 2 CPU cores without bf16 a run at the full 256 tokens takes hours: the recipes train on 128
 # tokens and the saved models read 256 (the same 256 the base and the teacher read).
 CPU = DEFAULT.but(train_seq_length=128)
-FIT_PROJECTION = {"project": None}  # the teacher projection fitted when there are papers enough (`but` keeps a None)
+# `replace`, not `but`, where a recipe sets project=None (the projection fitted when there are papers
+# enough): `but` reads a None as "keep the field"
 RECIPES = {
     "default": ("teacher", CPU),  # the labels' pairs once + the teacher distilled over 4,000 more corpus papers
     "previous": ("teacher", CPU.but(epochs=3, distill_papers=0)),  # the default before the fresh corpus
-    "previous-projected": ("teacher", replace(CPU, epochs=3, distill_papers=0, **FIT_PROJECTION)),  # ... and before that
-    "distil-2k": ("teacher", replace(CPU, distill_papers=2000, **FIT_PROJECTION)),
-    "distil-5k": ("teacher", replace(CPU, distill_papers=5000, **FIT_PROJECTION)),
-    "distil-10k": ("teacher", replace(CPU, distill_papers=10000, **FIT_PROJECTION)),
+    "previous-projected": ("teacher", replace(CPU, epochs=3, distill_papers=0, project=None)),  # ... and before that
+    "distil-2k": ("teacher", replace(CPU, distill_papers=2000, project=None)),
+    "distil-5k": ("teacher", replace(CPU, distill_papers=5000, project=None)),
+    "distil-10k": ("teacher", replace(CPU, distill_papers=10000, project=None)),
     "default-wise": ("teacher", CPU.but(interpolate="auto")),
     "default-freeze3": ("teacher", CPU.but(freeze_layers=3)),
     "rubric": ("rubric", CPU),  # Gemini-scale labels, no teacher: the pairs three times

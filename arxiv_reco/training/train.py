@@ -139,8 +139,10 @@ def extra_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Reci
     """
     from ..pairs.sampling import assign_splits
 
-    if papers is None or recipe.distill_papers == 0 or "id_a" not in labels:
-        return papers.iloc[:0] if papers is not None else pd.DataFrame(columns=["id", "text"])
+    if papers is None:
+        return pd.DataFrame(columns=["id", "text"])
+    if recipe.distill_papers == 0 or "id_a" not in labels:
+        return papers.iloc[:0]
     paired = set(labels["id_a"].astype(str)) | set(labels["id_b"].astype(str))
     rest = papers[~papers["id"].astype(str).isin(paired)].drop_duplicates("id")
     kept = assign_splits(rest["id"].astype(str), {"distil": 1 - HOLDOUT, "held-out": HOLDOUT}) == "distil"
