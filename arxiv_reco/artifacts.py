@@ -14,8 +14,9 @@ How (arxiv-sanity-lite keeps one such place for its writes; this is ours):
   file system has it; elsewhere the old folder is first renamed to ``.NAME.previous`` and the
   new one into place, and :func:`recover` finishes a swap that a kill interrupted between the
   two renames (every writer and reader calls it first);
-- one writer per artifact at a time (an advisory lock on ``.NAME.lock``), so two runs never
-  write into the same partial; a killed writer's partial is removed by the next one;
+- one writer per artifact at a time (an advisory lock on ``.NAME.writing.lock``, removed when
+  released), so two runs never write into the same partial; a killed writer's partial is
+  removed by the next one;
 - a write that fails (disk full, no permission) raises :class:`ArtifactWriteError` naming the
   destination; the previous artifact is untouched and the partial removed.
 """
@@ -57,25 +58,66 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+class Busy(RuntimeError):
+    """Another process holds the lock asked for without waiting (``holder``: its pid, if known)."""
+
+    def __init__(self, message: str, holder: int | None = None):
+        super().__init__(message)
+        self.holder = holder
+
+
 @contextlib.contextmanager
-def _locked(dest: Path) -> Iterator[None]:
-    """An exclusive advisory lock for writing ``dest``; released by the OS if the process dies."""
+def exclusive(dest: str | os.PathLike, what: str = "writing", wait: bool = True) -> Iterator[None]:
+    """An exclusive advisory lock named for ``dest`` and ``what`` (``.NAME.WHAT.lock`` beside it, a
+    word: "writing", "daily"),
+    released by the OS if the process dies and removed when released, so no lock file is left
+    behind. ``wait=False``: :class:`Busy` at once when another process holds it.
+
+    >>> with exclusive("index.digest.json", "daily", wait=False): run_the_morning()
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no flock; a single writer is the user's job there
         yield
         return
+    dest = Path(dest)
+    path = dest.with_name(f".{dest.name}.{what}{LOCK}")
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # a read-only or lock-less file system: the write itself will say what is wrong
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip()
+            os.close(fd)
+            pid = int(holder) if holder.isdigit() else None
+            raise Busy(f"another process{f' (pid {pid})' if pid else ''} holds {dest} ({what})", pid) from None
+        except OSError:  # some network/FUSE file systems refuse flock: carry on unlocked
+            break
+        try:  # the holder before us may have removed the file we opened: lock the one at the path
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
     try:
-        fd = os.open(dest.with_name(f".{dest.name}{LOCK}"), os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:  # a read-only or lock-less file system: the write itself will say what is wrong
-        yield
-        return
-    try:
-        with contextlib.suppress(OSError):  # some network/FUSE file systems refuse flock: carry on unlocked
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
         yield
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # while still holding it: a waiter that opened it sees the unlink and retries
         os.close(fd)
+
+
+def _locked(dest: Path):
+    """One writer of ``dest`` at a time (a second one waits)."""
+    return exclusive(dest, "writing")
 
 
 def recover(dest: str | os.PathLike) -> None:

@@ -197,7 +197,13 @@ def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> S
     if env_file and Path(env_file).is_file():
         from dotenv import dotenv_values
 
-        found = {k: v for k, v in dotenv_values(env_file).items() if v}
+        # literal text: python-dotenv would fill ${VAR} from the process environment, and a cloned
+        # folder's .env could then send the shell's password or key to a server of its choosing
+        found = {k: v for k, v in dotenv_values(env_file, interpolate=False).items() if v}
+        templated = sorted(k for k, v in found.items() if k in ENV_VARS and "${" in v)
+        if templated:
+            warnings.warn(f"{env_file}: {', '.join(templated)} hold '${{...}}', which is kept as literal text: "
+                          "a .env value is never filled in from your environment", stacklevel=2)
         ignored = sorted(set(found) & set(ENV_ONLY))
         if ignored:
             warnings.warn(f"{env_file}: ignored {', '.join(ignored)}: where the Gemini key is sent is set "
@@ -238,20 +244,67 @@ def _smtp_credentials(values: dict, from_file: dict) -> dict:
     url = values.get("smtp_url")
     if not url:
         return {}
-    parts = urllib.parse.urlsplit(str(url).strip())
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ValueError(f"ARXIV_RECO_SMTP_URL must look like smtp://host:587 (STARTTLS) or smtps://host:465, "
-                         f"not {parts.scheme or 'no scheme'}://{parts.hostname or ''}")
-    out = {"smtp_url": f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")}
-    if parts.username:
-        out["smtp_user"] = urllib.parse.unquote(parts.username)
-    if parts.password:
-        out["smtp_password"] = urllib.parse.unquote(parts.password)
+    smtp = parse_smtp_url(url)
+    out = {"smtp_url": smtp.url}
+    if smtp.user is not None:
+        out["smtp_user"] = smtp.user
+    if smtp.password is not None:
+        out["smtp_password"] = smtp.password
     elif (from_file.get("smtp_url") == url and values.get("smtp_password")
           and from_file.get("smtp_password") != values.get("smtp_password")):
         raise ValueError("ARXIV_RECO_SMTP_URL comes from .env but the SMTP password from your environment: set "
                          "both in the same place (a .env never decides where a password from the shell goes)")
     return out
+
+
+@dataclass(frozen=True)
+class SmtpURL:
+    """A mail server's address, read from ``smtp[s]://[user[:password]@]host[:port]``."""
+
+    scheme: str
+    host: str
+    port: int
+    user: str | None = None
+    password: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The address without credentials (an IPv6 host in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def parse_smtp_url(url: str) -> SmtpURL:
+    """The parts of an SMTP URL. The credentials end at the *last* ``@``, so a password holding
+    ``/``, ``#``, ``?`` or ``@`` unencoded is read whole (urllib would end the host at the first
+    ``/`` and then print the password as a bad port); no error message ever holds the credentials.
+
+    >>> parse_smtp_url("smtps://me%40example.org:p/w#1@mail.example.org").url
+    'smtps://mail.example.org:465'
+    """
+    scheme, sep, rest = str(url).strip().partition("://")
+    scheme = scheme.lower()
+    userinfo, at, hostport = rest.rpartition("@")
+    shown = f"{scheme}://{'…@' if at else ''}{hostport}"  # what a message may show: never the credentials
+    if not sep or scheme not in ("smtp", "smtps"):
+        raise ValueError("ARXIV_RECO_SMTP_URL must look like smtp://host:587 (STARTTLS) or smtps://host:465, "
+                         f"not {scheme + '://' if sep else 'a URL without a scheme'}…")
+    hostport = hostport.split("/", 1)[0]  # a trailing slash or path says nothing to SMTP
+    if hostport.startswith("["):  # an IPv6 literal: [::1]:2525
+        host, _, tail = hostport[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else ("" if not tail else "bad")
+    else:
+        host, _, port = hostport.partition(":")
+    if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+        raise ValueError(f"ARXIV_RECO_SMTP_URL {shown!r}: expected host or host:port after the scheme "
+                         "(an IPv6 address in brackets: smtp://[::1]:25); percent-encode the user and password "
+                         "if they hold ':' or '@'")
+    user = password = None
+    if at:
+        name, colon, secret = userinfo.partition(":")
+        user = urllib.parse.unquote(name) or None
+        password = urllib.parse.unquote(secret) if colon else None
+    return SmtpURL(scheme, host.lower(), int(port) if port else (465 if scheme == "smtps" else 587), user, password)
 
 
 def hf_offline() -> bool:

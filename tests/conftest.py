@@ -1,20 +1,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_gemini import FakeGemini, expected_score
-
-from arxiv_reco.config import SAMPLE_PAPERS
-
-FIXTURES = Path(__file__).parent / "fixtures"
-REPO = Path(__file__).parent.parent
-KAGGLE_HEAD = FIXTURES / "kaggle_snapshot_head200.jsonl"  # the real snapshot's first 200 lines
-UNARXIVE = FIXTURES / "unarxive_2212_sample49.jsonl"
-CITATIONS = FIXTURES / "unarxive_2212_sample49_citations.tsv"
-SAMPLE_2K = SAMPLE_PAPERS  # the sample as the installed package carries it
+from fake_arxiv import FakeArxiv
+from fake_gemini import FakeGemini
+from fake_smtp import SmtpServer, certificate
+from helpers import KAGGLE_HEAD, KEY, MINILM, PASSWORD, SAMPLE_2K, SINCE, USER
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +41,6 @@ def sample_papers_df():
 
 
 # ---- labelling: the real SDK against the loopback fake ------------------------------------------
-KEY = "fake-gemini-key-never-printed-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -77,28 +71,54 @@ def settings(request):
     return load_settings(env_file=None, gemini_api_key=KEY)
 
 
-def at(settings, fake):
-    """``settings`` sending the key to ``fake`` (a FakeGemini started by the test itself)."""
-    from dataclasses import replace
-
-    return replace(settings, gemini_base_url=fake.url)
-
-
-def fast(**kw) -> dict:
-    """Small backoffs so retry tests take milliseconds."""
-    return {"backoff_base": 0.02, "progress": False, **kw}
+# ---- the morning: an index, the arXiv API, a mail server ------------------------------------------
+@pytest.fixture(scope="session")
+def cert(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for the loopback addresses (the SMTP servers' STARTTLS)."""
+    return certificate(tmp_path_factory.mktemp("tls"))
 
 
-def stored(store_path) -> pd.DataFrame:
-    from arxiv_reco.labels.store import LabelStore
+@pytest.fixture
+def smtp(cert, monkeypatch):
+    """A real SMTP server on 127.0.0.1: STARTTLS required, then AUTH with USER/PASSWORD; the
+    settings point at it."""
+    with SmtpServer("127.0.0.1", cert=cert, user=USER, password=PASSWORD) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))  # the client trusts this server's certificate
+        monkeypatch.setenv("ARXIV_RECO_SMTP_URL", server.url)
+        monkeypatch.setenv("ARXIV_RECO_SMTP_USER", USER)
+        monkeypatch.setenv("ARXIV_RECO_SMTP_PASSWORD", PASSWORD)
+        monkeypatch.setenv("ARXIV_RECO_EMAIL_FROM", "digest@example.org")
+        yield server.box
 
-    return LabelStore(store_path).rows()
+
+def _ours(r) -> bool:
+    return bool({"cs.CL", "cs.IR", "astro-ph.GA"} & set(r["categories"].split()))
 
 
-def assert_scores_are_the_pairs_own(store_path, pairs):
-    expected = {r["pair_id"]: expected_score(r) for r in pairs.to_dict("records")}
-    rows = stored(store_path)
-    ok = rows[rows["status"] == "ok"]
-    assert len(ok) > 0
-    for pid, score in zip(ok["pair_id"], ok["score"]):
-        assert score == pytest.approx(expected[pid]), f"{pid} got another pair's score"
+@pytest.fixture(scope="session")
+def older_index(tmp_path_factory, records, model) -> tuple[Path, list[dict]]:
+    """An index of the sample's older cs.CL / cs.IR / astro-ph.GA papers (built once a session)."""
+    from arxiv_reco.index.paper_index import PaperIndex
+    from arxiv_reco.papers.corpus import normalize
+
+    dated = sorted((r for r in records if r["update_date"] and _ours(r)), key=lambda r: r["update_date"])
+    old = [r for r in dated if r["update_date"] < SINCE]
+    papers = pd.DataFrame([normalize(r) for r in old])
+    papers.loc[0, "update_date"] = "2026-13-45"  # one bad record never stops a digest
+    path = tmp_path_factory.mktemp("older") / "index"
+    PaperIndex.build(model, papers, show_progress=False, model_name=MINILM).save(path)
+    return path, old
+
+
+@pytest.fixture
+def world(tmp_path, records, older_index, monkeypatch):
+    """A reader's folder: the older papers' index, and the fake arXiv API (the settings point at
+    it) serving the newer ones too; libraries of cs.IR and astro-ph.GA papers."""
+    monkeypatch.chdir(tmp_path)
+    path, old = older_index
+    shutil.copytree(path, tmp_path / "index")
+    ir = [r["id"] for r in old if r["categories"].split()[0] == "cs.IR"][:6]
+    astro = [r["id"] for r in old if r["categories"].split()[0] == "astro-ph.GA"][:5]
+    with FakeArxiv(records) as fake:
+        monkeypatch.setenv("ARXIV_RECO_ARXIV_API", fake.url)
+        yield {"dir": tmp_path, "ir": ir, "astro": astro, "fake": fake}

@@ -10,6 +10,9 @@ scripted, consumed by consecutive requests:
     fake.script.extend(["503", "429:2", "slow:1.5", "empty", "hang:30"])
     # 503 with no Retry-After; 429 with Retry-After: 2; answer after 1.5 s; a page with no
     # entries but the true totalResults (the API's known quirk); never answer in 30 s
+    fake.script.extend(["same"] * 50)     # the first page again, claiming 10^9 results
+    fake.script.append("endless")         # new made-up papers at any offset, claiming 10^9 results
+    fake.script.append("drip:0.2")        # the answer one byte every 0.2 s
 Every request is logged with its time, the parameters and the fault applied.
 """
 
@@ -45,7 +48,8 @@ def entry_xml(rec: dict, i: int) -> str:
     """One <entry> of a Kaggle-format record, in the post-2025-11 shape (old-shape links on odd i)."""
     pid = rec["id"] + version(rec)
     cats = rec["categories"].split()
-    when = f"{rec['update_date'] or '2010-01-04'}T18:00:00Z"  # a few sample records carry no date
+    # a few sample records carry no date; "shown_date": what the entry says, when not the submission day
+    when = f"{rec.get('shown_date') or rec['update_date'] or '2010-01-04'}T18:00:00Z"
     if i % 2:
         links = (f'    <link href="https://arxiv.org/abs/{pid}" rel="alternate" type="text/html"/>\n'
                  f'    <link title="pdf" href="https://arxiv.org/pdf/{pid}" rel="related" type="application/pdf"/>\n')
@@ -77,14 +81,14 @@ def error_feed(message: str) -> str:
 
 
 class FakeArxiv(Loopback):
-    def __init__(self, records: list[dict]):
+    def __init__(self, records: list[dict], host: str = "127.0.0.1"):
         self.records = [r for r in records if r.get("update_date")]  # what searches by date can find
         self.by_id = {r["id"]: r for r in records}  # what id_list finds
         self.script: deque[str] = deque()
         self.log: list[dict] = []
         self._lock = threading.Lock()
-        port = self._listen(self._handler_class(), backlog=64)
-        self.url = f"http://127.0.0.1:{port}/api/query"
+        port = self._listen(self._handler_class(), backlog=64, host=host)
+        self.url = f"http://{host}:{port}/api/query"
 
     def matching(self, query: str) -> list[dict]:
         """The records a search_query selects, oldest submission first (ties by id)."""
@@ -101,11 +105,11 @@ class FakeArxiv(Loopback):
             out.append(r)
         return sorted(out, key=lambda r: (r["update_date"], r["id"]))
 
-    def answer(self, params: dict) -> tuple[int, str, dict]:
-        """(status, body, headers) for one request's parameters."""
+    def answer(self, params: dict, path: str = "") -> tuple[int, str, dict]:
+        """(status, body, headers) for one request's parameters (``path``: as requested, for the log)."""
         with self._lock:
             fault = self.script.popleft() if self.script else None
-            self.log.append({"t": time.monotonic(), "params": params, "fault": fault})
+            self.log.append({"t": time.monotonic(), "params": params, "fault": fault, "path": path})
         kind, _, arg = (fault or "").partition(":")
         if kind == "503":
             return 503, "Service Unavailable", {}
@@ -122,6 +126,11 @@ class FakeArxiv(Loopback):
             return 200, HEAD.format(title="x", link=quoteattr("https://example.org"), size=0, total=0, start=0) \
                 + "<!--" + "x" * (int(arg or 64) << 20) + "-->\n</feed>\n", {}
         start, size = int(params.get("start", 0)), int(params.get("max_results", 10))
+        if kind in ("same", "endless"):  # a feed that never ends: the same page, or new papers at every offset
+            page = self.records[:size] if kind == "same" else [self.made_up(start + i) for i in range(size)]
+            body = HEAD.format(title="x", link=quoteattr("https://example.org"), size=len(page), total=10**9,
+                               start=start)
+            return 200, body + "".join(entry_xml(r, start + i) for i, r in enumerate(page)) + "</feed>\n", {}
         if params.get("id_list"):
             wanted = [re.sub(r"v\d+$", "", i) for i in params["id_list"].split(",")]
             for w in wanted:
@@ -137,7 +146,13 @@ class FakeArxiv(Loopback):
         body = HEAD.format(title=escape(query), link=quoteattr(f"https://arxiv.org/api/query?{query}"),
                            size=len(page), total=len(hits), start=start)
         body += "".join(entry_xml(r, start + i) for i, r in enumerate(page)) + "</feed>\n"
-        return 200, body, {}
+        return 200, body, ({"X-Drip": arg or "0.2"} if kind == "drip" else {})
+
+    @staticmethod
+    def made_up(n: int) -> dict:
+        """A paper that does not exist, numbered n (for feeds that never end)."""
+        return {"id": f"2609.{n % 100000:05d}", "title": f"Made-up paper {n}", "abstract": f"Abstract {n}.",
+                "categories": "cs.CL", "authors": "A. Nobody", "update_date": "2026-09-01"}
 
     def _handler_class(self):
         fake = self
@@ -149,8 +164,9 @@ class FakeArxiv(Loopback):
                     status, body, headers = 404, "not found", {}
                 else:
                     params = dict(urllib.parse.parse_qsl(url.query))
-                    status, body, headers = fake.answer(params)
+                    status, body, headers = fake.answer(params, self.path)
                 data = body.encode()
+                drip = float(headers.pop("X-Drip", 0))
                 try:
                     self.send_response(status)
                     if "Content-Type" not in headers:
@@ -159,7 +175,13 @@ class FakeArxiv(Loopback):
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if drip:  # one byte at a time: every read of the client succeeds, the answer never ends
+                        for i in range(len(data)):
+                            self.wfile.write(data[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(drip)
+                    else:
+                        self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client timed out and gave up
 

@@ -1,4 +1,5 @@
-"""The part every loopback fake shares: a threaded HTTP server on 127.0.0.1 at a free port,
+"""The part every loopback fake shares: a threaded HTTP server on a loopback address (127.0.0.1
+unless told; 127.0.0.2 plays "another host") at a free port,
 serving while the fake is used as a context manager."""
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Loopback:
     """Base of the fakes: ``self._listen(handler, backlog)`` in ``__init__`` gives the port."""
 
-    def _listen(self, handler_class, backlog: int) -> int:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class, bind_and_activate=False)
+    def _listen(self, handler_class, backlog: int, host: str = "127.0.0.1") -> int:
+        self._server = ThreadingHTTPServer((host, 0), handler_class, bind_and_activate=False)
         self._server.request_queue_size = backlog  # the default backlog of 5 drops concurrent clients
         self._server.daemon_threads = True
         self._server.server_bind()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, SAMPLE_2K
+from helpers import REPO, SAMPLE_2K
 from killpoints import KillServer, spread, watched_paths
 
 from arxiv_reco import artifacts
@@ -40,7 +40,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_partial(tmp_path):
     with pytest.raises(RuntimeError, match="boom"), replace_file(dest) as tmp:
         tmp.write_text("half of the new")
         raise RuntimeError("boom")
-    assert dest.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == [".pairs.csv.lock", "pairs.csv"]
+    assert dest.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["pairs.csv"]  # no partial, no lock file
     with replace_file(dest) as tmp:
         tmp.write_text("new\n")
     assert dest.read_text() == "new\n"
@@ -85,7 +85,7 @@ def test_the_two_rename_swap_is_finished_after_a_kill_between_the_renames(tmp_pa
     monkeypatch.setattr(artifacts, "_exchange", lambda a, b: False)
     with replace_dir(dest) as tmp:
         (tmp / "v").write_text("3")
-    assert (dest / "v").read_text() == "3" and sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model"]
+    assert (dest / "v").read_text() == "3" and sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
 @needs_strace
@@ -135,7 +135,7 @@ def test_index_rerun_leaves_it_untouched_and_appends_only_new_papers(tmp_path, c
     assert "added 20 new papers (now 60)" in capsys.readouterr().out
     assert main(["recommend", "--index", str(out), "--id", corpus["id"][55], "-k", "3", "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".ix")) == [".ix.lock"]  # no leftovers
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".ix")) == []  # no leftovers, no lock file
 
 
 # ---- SIGKILL while writing ------------------------------------------------------------------------

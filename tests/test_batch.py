@@ -11,8 +11,8 @@ import textwrap
 import time
 
 import pytest
-from conftest import KEY, REPO, assert_scores_are_the_pairs_own, at, stored
 from fake_gemini import FakeGemini
+from helpers import KEY, REPO, assert_scores_are_the_pairs_own, at, stored
 
 import arxiv_reco.labels.batch as batch
 from arxiv_reco.labels.batch import label_pairs_batch

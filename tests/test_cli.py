@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 import pandas as pd
-from conftest import KAGGLE_HEAD, SAMPLE_2K
+import pytest
+from helpers import KAGGLE_HEAD, SAMPLE_2K
 
 from arxiv_reco.cli import main
 from arxiv_reco.pairs.sampling import PAIR_COLUMNS
@@ -86,3 +87,35 @@ def test_every_subcommand_prints_its_help_with_the_recipes_defaults(capsys):
     helps = " ".join(capsys.readouterr().out.split())
     assert "all of them but the 20% kept unseen (default: 4,000; 0: the training papers only)" in helps
     assert "passes over the labelled pairs (default: 1 when 2,000+ more papers are distilled, else 3)" in helps
+
+
+def test_the_docs_option_tables_are_made_from_the_options_themselves():
+    """docs/cli.md's marked tables say what the fields say (`python scripts/docs_options.py` writes them)."""
+    import importlib.util
+
+    from helpers import REPO
+
+    spec = importlib.util.spec_from_file_location("docs_options", REPO / "scripts" / "docs_options.py")
+    docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs)
+    text = docs.DOC.read_text()
+    assert docs.MARKED.search(text), "docs/cli.md has no generated option table"
+    assert docs.tables(text) == text, "docs/cli.md's option tables are stale: run python scripts/docs_options.py"
+
+
+def test_a_daily_config_and_its_flags_make_one_checked_options_value(tmp_path):
+    import argparse
+
+    from arxiv_reco.options import KEEP, add_arguments, from_args
+    from arxiv_reco.reader.digest_options import DigestOptions, read_config
+
+    (tmp_path / "d.toml").write_text('k = 4\nkeep_days = 7\nlibrary = "my.bib"\n[profiles.ml]\ninterest = "x"\n')
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, DigestOptions)
+    args = parser.parse_args(["-k", "6", "--no-fetch", "--exclude", "survey", "--exclude", "review"])
+    options = from_args(DigestOptions, args, base=read_config(tmp_path / "d.toml"))
+    assert (options.k, options.keep_days, options.library, options.fetch) == (6, 7, ("my.bib",), False)
+    assert options.exclude == ("survey", "review") and options.profiles["ml"].interest == "x"
+    assert options.but(since=KEEP, k=3).k == 3 and options.but(since=None).since is None
+    with pytest.raises(ValueError, match="-k must be at least 1, not 0"):
+        from_args(DigestOptions, parser.parse_args(["-k", "0"]))

@@ -19,8 +19,8 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from conftest import REPO
 from fake_gemini import FakeGemini
+from helpers import REPO
 from nbclient import NotebookClient
 
 KEY = "fake-colab-secret-key-0123456789abcdefgh"

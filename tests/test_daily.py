@@ -5,114 +5,17 @@ twice, and what happens on quiet days and on failures."""
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import json
-import socket
-import ssl
-import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_arxiv import FakeArxiv
+from helpers import FETCH, PASSWORD, SINCE, USER
 
 from arxiv_reco.cli import main
 from arxiv_reco.index.paper_index import PaperIndex
-from arxiv_reco.papers.corpus import normalize
 
 aiosmtpd = pytest.importorskip("aiosmtpd", reason="pip install aiosmtpd (requirements-dev.txt)")
 feedparser = pytest.importorskip("feedparser", reason="pip install feedparser (requirements-dev.txt)")
-
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-USER, PASSWORD = "reader@example.org", "s3cret-smtp-password-never-printed"
-SINCE = "2026-01-01"
-
-
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (the SMTP server's STARTTLS)."""
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "key.pem"),
-                    "-out", str(d / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    return d / "cert.pem", d / "key.pem"
-
-
-class Mailbox:
-    """What the SMTP server received (aiosmtpd handler)."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.logins: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(cert, monkeypatch):
-    """A real SMTP server on 127.0.0.1: STARTTLS required, then AUTH with USER/PASSWORD."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    box = Mailbox()
-
-    def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = auth_data.login.decode() == USER and auth_data.password.decode() == PASSWORD
-        box.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
-
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(*map(str, cert))
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True,
-                            authenticator=authenticator, auth_required=True, auth_require_tls=True)
-    controller.start()
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))  # the client trusts this server's certificate
-    monkeypatch.setenv("ARXIV_RECO_SMTP_URL", f"smtp://127.0.0.1:{port}")
-    monkeypatch.setenv("ARXIV_RECO_SMTP_USER", USER)
-    monkeypatch.setenv("ARXIV_RECO_SMTP_PASSWORD", PASSWORD)
-    monkeypatch.setenv("ARXIV_RECO_EMAIL_FROM", "digest@example.org")
-    try:
-        yield box
-    finally:
-        controller.stop()
-        asyncio.set_event_loop(asyncio.new_event_loop())  # aiosmtpd closed its loop
-
-
-def _ours(r) -> bool:
-    return bool({"cs.CL", "cs.IR", "astro-ph.GA"} & set(r["categories"].split()))
-
-
-@pytest.fixture
-def world(tmp_path, records, model, monkeypatch):
-    """An index of older cs.CL / cs.IR / astro-ph.GA papers; the fake API has the newer ones too."""
-    monkeypatch.chdir(tmp_path)
-    dated = sorted((r for r in records if r["update_date"] and _ours(r)), key=lambda r: r["update_date"])
-    old = [r for r in dated if r["update_date"] < SINCE]
-    papers = pd.DataFrame([normalize(r) for r in old])
-    papers.loc[0, "update_date"] = "2026-13-45"  # one bad record never stops a digest
-    PaperIndex.build(model, papers, show_progress=False, model_name=MINILM).save(tmp_path / "index")
-    ir = [r["id"] for r in old if r["categories"].split()[0] == "cs.IR"][:6]
-    astro = [r["id"] for r in old if r["categories"].split()[0] == "astro-ph.GA"][:5]
-    with FakeArxiv(records) as fake:
-        monkeypatch.setenv("ARXIV_RECO_ARXIV_API", fake.url)
-        yield {"dir": tmp_path, "ir": ir, "astro": astro, "fake": fake}
-
-
-FETCH = ["--categories", "cs.CL,cs.IR,astro-ph.GA", "--pace", "0", "--max-seq-length", "32"]
-
 
 def _run(world, *extra) -> None:
     assert main(["daily", "--index", "index", *FETCH, "--since", SINCE, "--format", "json", *extra]) == 0
@@ -270,16 +173,17 @@ def test_feed_takes_library_ids_interests_and_authors(world, capsys):
 
 
 def test_the_example_config_is_valid_and_documented(tmp_path, capsys):
-    from arxiv_reco.reader.profiles import parse_profiles, read_config
+    from arxiv_reco.reader.digest_options import read_config
+    from arxiv_reco.reader.profiles import profiles_of
 
     assert main(["daily", "--example-config"]) == 0
     text = capsys.readouterr().out
     (tmp_path / "d.toml").write_text(text)
     config = read_config(tmp_path / "d.toml")
-    assert [p.name for p in parse_profiles(config=config)] == ["retrieval", "agents", "astro"]
+    assert [p.name for p in profiles_of(config)] == ["retrieval", "agents", "astro"]
     assert text.count("#") > 15  # commented
     (tmp_path / "bad.toml").write_text("catgories = 'cs.CL'\n")
-    with pytest.raises(ValueError, match="unknown setting"):
+    with pytest.raises(ValueError, match="unknown setting 'catgories' \\(did you mean 'categories'\\?\\)"):
         read_config(tmp_path / "bad.toml")
 
 

@@ -7,7 +7,7 @@ import zipfile
 
 import pandas as pd
 import pytest
-from conftest import KAGGLE_HEAD, SAMPLE_2K, UNARXIVE
+from helpers import KAGGLE_HEAD, SAMPLE_2K, UNARXIVE
 
 from arxiv_reco.papers.corpus import SnapshotFormatError, paper_text
 from arxiv_reco.papers.files import read_papers, save_papers

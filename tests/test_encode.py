@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_2K
+from helpers import SAMPLE_2K
 
 from arxiv_reco.papers.snapshot import load_papers
 from arxiv_reco.vectors.backends import (

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE_2K
 from fake_arxiv import FakeArxiv
+from helpers import SAMPLE_2K
 
 from arxiv_reco.cli import main
 from arxiv_reco.index.paper_index import PaperIndex

@@ -15,14 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import KEY
 from fake_arxiv import FakeArxiv
 from fake_gemini import FakeGemini
+from fake_smtp import SmtpServer
+from helpers import FETCH, KEY, PASSWORD, REPO, SINCE, USER
 
 from arxiv_reco.cli import main
 from arxiv_reco.papers.corpus import canonical_id, normalize
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+feedparser = pytest.importorskip("feedparser", reason="pip install feedparser (requirements-dev.txt)")
 EVIL_ID = "2401.00002)[Download PDF](https://evil.example/x)("
 EVIL_TITLE = "<img src=https://evil.example/t.png> Attention [click me](https://evil.example/a) *bold*"
 
@@ -350,3 +352,276 @@ def test_utf16_binary_and_large_bibtex(tmp_path, capsys):
     ids, unmatched, n, _ = read_bibtex(text * 3, "big.bib", part_bytes=len(text) // 4)
     assert ids == read_bibtex(text * 3, "big.bib")[0] and n == 3 * read_bibtex(text, "x")[2]
     assert "reading big.bib" in capsys.readouterr().err
+
+
+# =====================================================================================================
+# The second review (issue 50): secrets stay home, and the morning survives its world. Each test runs
+# `arxiv-reco` as a user would, against loopback servers: 127.0.0.2 plays a host a cloned folder chose.
+# =====================================================================================================
+def _daily(*args) -> int:
+    return main(["daily", "--index", "index", *FETCH, *args])
+
+
+def _library(world) -> list[str]:
+    return ["--library", ",".join(world["ir"]), "-k", "2"]
+
+
+# ---- 1. a .env value is literal text: ${VAR} is never filled in from the shell -----------------------------
+def test_a_dotenv_cannot_pull_the_shells_password_to_its_own_mail_server(world, cert, monkeypatch, capsys):
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))
+    monkeypatch.setenv("ARXIV_RECO_SMTP_USER", USER)  # the reader's real account, in the shell
+    monkeypatch.setenv("ARXIV_RECO_SMTP_PASSWORD", PASSWORD)
+    with SmtpServer("127.0.0.2", cert=cert, user=USER, password=PASSWORD) as theirs:
+        # the password by name, beside the .env's own server: refused before anything is sent
+        (world["dir"] / ".env").write_text(f"ARXIV_RECO_SMTP_URL={theirs.url}\n"
+                                           "ARXIV_RECO_SMTP_PASSWORD=${ARXIV_RECO_SMTP_PASSWORD}\n")
+        assert _daily(*_library(world), "--email", "me@example.org") == 2
+        err = capsys.readouterr().err
+        assert "comes from .env but the SMTP password from your environment" in err
+        assert "kept as literal text" in err and PASSWORD not in err
+        # in the URL itself: the text "${...}" is what goes there, never the shell's values
+        (world["dir"] / ".env").write_text(
+            "ARXIV_RECO_SMTP_URL=smtp://${ARXIV_RECO_SMTP_USER}:${ARXIV_RECO_SMTP_PASSWORD}@"
+            f"{theirs.url.split('://')[1]}\n")
+        assert _daily(*_library(world), "--email", "me@example.org") == 2
+        assert "refused the login" in capsys.readouterr().err
+        assert set(theirs.box.passwords) == {"${ARXIV_RECO_SMTP_PASSWORD}"} and not theirs.box.messages
+        assert PASSWORD not in theirs.box.passwords and USER not in theirs.box.logins
+
+
+def test_a_dotenv_cannot_put_the_gemini_key_in_the_arxiv_apis_address(world, records, monkeypatch, capsys):
+    monkeypatch.delenv("ARXIV_RECO_ARXIV_API")
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)  # the key lives in the shell
+    with FakeArxiv(records, host="127.0.0.2") as mirror:
+        (world["dir"] / ".env").write_text(f"ARXIV_RECO_ARXIV_API={mirror.url}?mirror=${{GEMINI_API_KEY}}\n")
+        main(["update", "--index", "index", "--categories", "cs.IR", "--pace", "0", "--since", SINCE,
+              "--max-seq-length", "32"])
+    assert mirror.log and not any(KEY in str(e) for e in mirror.log)
+    assert KEY not in "".join(capsys.readouterr())
+
+
+# ---- 2. one daily run at a time per memory ------------------------------------------------------------------
+def test_a_second_daily_run_while_one_is_sending_stops_in_one_line_and_nothing_goes_twice(world, smtp, capsys):
+    import threading
+
+    smtp.hold = threading.Event()  # the first run's mail is held in the server's DATA answer
+    args = [*FETCH, "--since", SINCE, *_library(world), "--email", "me@example.org", "--format", "json"]
+    first = {}
+    runner = threading.Thread(target=lambda: first.update(code=main(["daily", "--index", "index", *args])))
+    runner.start()
+    assert smtp.arrived.wait(60)
+    try:
+        assert main(["daily", "--index", "index", *args]) == 2  # cron and a manual run at once
+    finally:
+        smtp.hold.set()
+        runner.join(60)
+    out, err = capsys.readouterr()
+    said = [line for line in err.splitlines() if line.startswith("arxiv-reco daily: error")]
+    assert len(said) == 1 and "one daily run at a time" in said[0] and "index.digest.json" in said[0]
+    assert first["code"] == 0 and len(smtp.messages) == 1
+    state = json.loads((world["dir"] / "index.digest.json").read_text())
+    assert set(state["sent"]) == {e["id"] for e in json.loads(out)} and not state["pending"]
+    assert not [p for p in world["dir"].iterdir() if p.name.endswith(".lock")]  # no lock file left behind
+
+
+# ---- 3. every network exchange has an overall deadline -------------------------------------------------------
+def test_a_mail_server_that_talks_forever_is_cut_off_at_the_deadline(world, monkeypatch, capsys):
+    from fake_smtp import DrippingServer
+
+    with DrippingServer(every=0.3) as slow:  # a line every 0.3 s: no read ever times out
+        monkeypatch.setenv("ARXIV_RECO_SMTP_URL", slow.url)
+        t = time.monotonic()
+        assert _daily("--since", SINCE, *_library(world), "--email", "me@example.org", "--timeout", "2") == 2
+        took = time.monotonic() - t
+    assert "did not finish the delivery within 2 s" in capsys.readouterr().err
+    assert took < 15  # the run's own work (the model, the ranking) and 2 s for the mail
+    state = json.loads((world["dir"] / "index.digest.json").read_text())
+    assert state["sent"] == {} and not state["pending"]
+
+
+def test_an_arxiv_answer_that_drips_is_cut_off_at_the_request_and_run_deadlines(records):
+    from arxiv_reco.reader.arxiv_api import ArxivAPI, ArxivAPIError, category_query
+
+    with FakeArxiv(records) as fake:
+        fake.script.extend(["drip:0.05"] * 3)  # one byte every 50 ms: never a read timeout
+        t = time.monotonic()
+        with pytest.raises(ArxivAPIError, match="no complete answer within 1 s"):
+            ArxivAPI(fake.url, pace=0, timeout=1, tries=1).page(category_query("cs.CL"), size=50)
+        assert time.monotonic() - t < 3
+        fake.script.extend(["drip:0.05"] * 3)
+        t = time.monotonic()
+        with pytest.raises(ArxivAPIError, match="deadline"):
+            ArxivAPI(fake.url, pace=0, timeout=30, deadline=1.5).page(category_query("cs.CL"), size=50)
+        assert time.monotonic() - t < 4
+
+
+# ---- 4. a paper dated in the future never moves the window -----------------------------------------------------
+def test_a_feed_entry_dated_2099_is_counted_and_every_morning_still_works(world, records, capsys):
+    fake = world["fake"]
+    recent = sorted((r for r in records if (r["update_date"] or "") > SINCE and "cs.IR" in r["categories"]),
+                    key=lambda r: r["update_date"])
+    # submitted in the window (the API finds it), dated 2099 in its entry (a feed's mistake)
+    stray = dict(recent[-1], id="2601.99999", shown_date="2099-12-30")
+    fake.records.append(stray)
+    fake.by_id[stray["id"]] = stray
+    args = ["--categories", "cs.CL,cs.IR", "--pace", "0", "--max-seq-length", "32", "--library",
+            ",".join(world["ir"]), "-k", "20", "--format", "json"]
+    assert main(["daily", "--index", "index", *args]) == 0
+    out, err = capsys.readouterr()
+    first = json.loads(out)
+    assert "1 papers in the index are dated after today" in err
+    assert "papers since 2026-" in err and "since 2098" not in err
+    assert [e for e in first if e["id"] != stray["id"]]  # the real papers of the window, not only it
+    assert main(["daily", "--index", "index", *args]) == 0  # the next morning: no "--since 2098-12-29"
+    assert "is after --until" not in capsys.readouterr().err
+
+
+# ---- 5. an SMTP URL's password is read whole, and never printed --------------------------------------------------
+def test_a_password_with_slash_hash_question_mark_or_at_is_read_whole(world, cert, monkeypatch, capsys):
+    odd = "1234/Sup3r#pa?ss@word"
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))
+    with SmtpServer("127.0.0.1", cert=cert, user=USER, password=odd) as server:
+        monkeypatch.setenv("ARXIV_RECO_SMTP_URL", f"smtp://{USER}:{odd}@127.0.0.1:{server.port}")
+        assert _daily("--since", SINCE, *_library(world), "--email", "me@example.org") == 0
+        assert server.box.passwords == [odd] and len(server.box.messages) == 1
+    monkeypatch.setenv("ARXIV_RECO_SMTP_URL", f"smtp://me:{odd}@")  # no host: one line, no password in it
+    assert _daily("--since", SINCE, *_library(world), "--email", "me@example.org") == 2
+    err = capsys.readouterr().err
+    assert "ARXIV_RECO_SMTP_URL" in err and not any(part in err for part in ("1234/", "Sup3r", "pa?ss", "ss@word"))
+
+
+# ---- 6. a config file's values are typed and checked before anything happens ----------------------------------------
+@pytest.mark.parametrize("text, says", [
+    ('keep_days = "14"', "keep_days must be a whole number, not the text '14'"),
+    ("k = -1", "k must be at least 1, not -1"),
+    ('send_empty = "false"', "send_empty must be true or false, not the text 'false'"),
+    ('method = "best"', "method must be one of svm, mean"),
+    ('[profiles.ml]\nlibary = ["my.bib"]', "unknown setting 'libary' (did you mean 'library'?)"),
+    ("[profiles.ml]\ninterest = 3", "[profiles.ml]: interest must be a text (or left out), not the number 3"),
+    ('profiles = "ml"', "profiles must be tables"),
+])
+def test_a_config_value_of_the_wrong_type_is_one_line_naming_the_key(tmp_path, monkeypatch, capsys, text, says):
+    monkeypatch.chdir(tmp_path)
+    Path("digest.toml").write_text(text + "\n")
+    assert main(["daily", "--config", "digest.toml", "--email", "me@example.org"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "digest.toml" in err and says in err
+
+
+def test_a_top_level_library_text_is_one_source_not_its_letters(world, capsys):
+    (world["dir"] / "digest.toml").write_text(f'library = "{",".join(world["ir"])}"\nk = 3\n')
+    assert _daily("--config", "digest.toml", "--since", SINCE, "--dry-run", "--format", "json") == 0
+    got = json.loads(capsys.readouterr().out)
+    assert len(got) == 3 and {g["because"][0]["id"] for g in got} <= set(world["ir"])
+
+
+# ---- 7. a password outside ASCII is sent (AUTH PLAIN in UTF-8), never printed ------------------------------------
+def test_a_non_ascii_password_logs_in_and_never_shows_a_character(world, cert, monkeypatch, capsys):
+    secret = "pässwörd-ünïcode-€"
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))
+    monkeypatch.setenv("ARXIV_RECO_SMTP_USER", USER)
+    monkeypatch.setenv("ARXIV_RECO_SMTP_PASSWORD", secret)
+    with SmtpServer("127.0.0.1", cert=cert, user=USER, password=secret) as server:
+        monkeypatch.setenv("ARXIV_RECO_SMTP_URL", server.url)
+        assert _daily("--since", SINCE, *_library(world), "--email", "me@example.org") == 0
+        assert server.box.passwords == [secret] and len(server.box.messages) == 1
+    with SmtpServer("127.0.0.1", cert=cert, user=USER, password=secret, mechanisms_left_out=("PLAIN",)) as server:
+        monkeypatch.setenv("ARXIV_RECO_SMTP_URL", server.url)
+        assert _daily("--since", SINCE, *_library(world), "--email", "me@example.org", "--resend") == 2
+    err = capsys.readouterr().err
+    assert "only AUTH PLAIN carries" in err and not any(ch in err for ch in "äöüï€")
+
+
+# ---- 8. a memory whose records are broken is refused before the mail goes ------------------------------------------
+def test_a_memory_entry_without_an_id_stops_the_run_before_anything_is_sent(world, smtp, capsys):
+    state = world["dir"] / "index.digest.json"
+    state.write_text(json.dumps({"sent": {}, "entries": [{"title": "no id"}], "pending": {}, "last_run": None}))
+    before = state.read_text()
+    assert _daily("--since", SINCE, *_library(world), "--email", "me@example.org") == 2
+    err = capsys.readouterr().err
+    assert "index.digest.json is not a digest memory (entries #1 has no paper id)" in err
+    assert not smtp.messages and state.read_text() == before
+
+
+# ---- 9. the state and the feed are files of their own -------------------------------------------------------------
+def test_state_and_atom_never_overwrite_a_file_that_is_not_theirs(world, smtp, capsys):
+    likes = world["dir"] / "reading_list.json"
+    likes.write_text(json.dumps({"liked": ["2401.00001"], "disliked": []}))
+    index_json = world["dir"] / "index" / "index.json"
+    kept = {p: p.read_text() for p in (likes, index_json)}
+    for target in (["--state", str(likes)], ["--state", str(index_json)], ["--atom", str(likes)],
+                   ["--atom", "index.digest.json", "--state", "index.digest.json"]):
+        assert _daily("--since", SINCE, *_library(world), "--email", "me@example.org", *target) == 2
+    err = capsys.readouterr().err
+    assert err.count("is not a digest memory") == 2 and "not an Atom feed written by arxiv-reco" in err
+    assert "is the digest's memory file" in err
+    assert not smtp.messages and all(p.read_text() == text for p, text in kept.items())
+
+
+# ---- 10. fields are cleaned where they enter the index, whatever the source -------------------------------------
+def test_newlines_and_control_characters_from_a_corpus_reach_neither_the_mail_nor_the_feed(world, model, smtp,
+                                                                                               capsys):
+    from arxiv_reco.index.paper_index import PaperIndex
+
+    index = PaperIndex.load(world["dir"] / "index", model)
+    index.add(pd.DataFrame([{
+        "id": "2609.00001\n  https://evil.example/phish", "title": "A title\n* https://evil.example/also",
+        "abstract": "Text.", "categories": ["cs.CL\x07", "cs.IR"], "primary_category": "cs.CL\x07",
+        "authors": "Eve Evil,\n* Fake line https://evil.example/x", "update_date": "2026-09-01"}]),
+        show_progress=False)
+    index.save(world["dir"] / "index")
+    assert _daily("--since", "2026-08-30", "--author", "Evil, Eve", "--email", "me@example.org",
+                  "--atom", "digest.atom") == 0
+    [msg] = smtp.messages
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "Evil" in text and not [line for line in text.splitlines() if "evil.example" in line.split(" ")[0]
+                                   or line.lstrip().startswith(("* Fake", "* https", "https://evil"))]
+    feed = feedparser.parse(str(world["dir"] / "digest.atom"))
+    assert not feed.bozo and [t.term for t in feed.entries[0].tags] == ["cs.CL", "cs.IR"]
+
+
+# ---- 11. a feed that never ends is stopped ---------------------------------------------------------------------------
+def test_an_api_serving_the_same_page_for_ever_is_stopped_at_the_second_page(world, capsys):
+    world["fake"].script.extend(["same"] * 100)  # the first page again and again, claiming 10^9 results
+    assert main(["update", "--index", "index", "--categories", "cs.CL", "--pace", "0", "--since", SINCE,
+                 "--max-seq-length", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "served page" in out and "again" in out and len(world["fake"].log) == 2
+    assert not (world["dir"] / ".index.fetch").exists()
+
+
+def test_an_endless_feed_stops_at_the_cap(world, model):
+    from arxiv_reco.reader.arxiv_api import ArxivAPI
+    from arxiv_reco.reader.update import update_index
+
+    world["fake"].script.extend(["endless"] * 100)  # new made-up papers at every offset
+    report = update_index(world["dir"] / "index", "cs.CL", since=SINCE, model=model, page_size=50,
+                          api=ArxivAPI(world["fake"].url, pace=0), show_progress=False, max_results=200)
+    assert report.fetched == 200 and len(world["fake"].log) == 4
+    assert "serves at most 200 results of one query and claims 1,000,000,000" in str(report)
+
+
+# ---- 12. an IPv6 mail server ---------------------------------------------------------------------------------------------
+def test_an_ipv6_mail_server_receives_the_digest(world, monkeypatch):
+    with SmtpServer("::1") as server:
+        monkeypatch.setenv("ARXIV_RECO_SMTP_URL", server.url)  # smtp://[::1]:PORT
+        assert _daily("--since", SINCE, *_library(world), "--email", "me@example.org") == 0
+        assert len(server.box.messages) == 1
+
+
+# ---- 13. the GitHub Actions workflow follows GitHub's hardening guide -----------------------------------------------------
+def test_the_documented_workflow_pins_actions_holds_least_permissions_and_keeps_secrets_from_installs():
+    import yaml
+
+    flow = yaml.safe_load((REPO / "docs" / "daily-digest.yml").read_text())
+    assert flow["permissions"] == {"contents": "read"}
+    steps = [s for job in flow["jobs"].values() for s in job["steps"]]
+    for step in steps:
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+        secret = "secrets." in json.dumps(step.get("env", {}))
+        runs = step.get("run", "")
+        assert not (secret and re.search(r"\bpip\b|curl|wget", runs)), step.get("name")
+        assert "git+" not in runs or re.search(r"git\+\S+@[0-9a-f]{40}", runs), runs

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import KEY, REPO, SAMPLE_2K, assert_scores_are_the_pairs_own, at, fast, stored
 from fake_gemini import FakeGemini
+from helpers import KEY, REPO, SAMPLE_2K, assert_scores_are_the_pairs_own, at, fast, stored
 
 from arxiv_reco.config import load_settings
 from arxiv_reco.labels.gemini import alabel_pairs, label_pairs

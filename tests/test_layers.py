@@ -138,7 +138,8 @@ def test_the_layers_are_folders_with_small_public_surfaces():
             getattr(importlib.import_module(f"arxiv_reco.{layer}"), name)
     assert len(arxiv_reco.__all__) <= 40
     flat = [p.name for p in PKG.glob("*.py")]
-    assert sorted(flat) == ["__init__.py", "__main__.py", "artifacts.py", "config.py", "hub.py", "lazy.py", "pipeline.py", "plots.py"]
+    assert sorted(flat) == ["__init__.py", "__main__.py", "artifacts.py", "config.py", "hub.py", "lazy.py", "options.py",
+                            "pipeline.py", "plots.py"]
 
 
 @pytest.mark.parametrize("doc", sorted([REPO / "README.md", *(REPO / "docs").glob("*.md")]), ids=lambda p: p.name)

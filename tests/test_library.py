@@ -7,8 +7,8 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import FIXTURES, SAMPLE_2K
 from fake_arxiv import FakeArxiv
+from helpers import FIXTURES, SAMPLE_2K
 
 from arxiv_reco.reader.arxiv_api import ArxivAPI
 from arxiv_reco.reader.library import (

@@ -8,8 +8,8 @@ import re
 import nbformat
 import pandas as pd
 import pytest
-from conftest import REPO
 from fake_gemini import FakeGemini
+from helpers import REPO
 from nbclient import NotebookClient
 
 from arxiv_reco.labels.labeling import LABEL_COLUMNS

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 import arxiv_reco
 from arxiv_reco.config import SAMPLE_PAPERS

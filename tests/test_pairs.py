@@ -97,7 +97,7 @@ def test_pool_exhaustion_never_duplicates(sample_papers_df):
 
 
 def test_tiny_splits_without_shared_categories_still_finish(kaggle_records):
-    from conftest import UNARXIVE
+    from helpers import UNARXIVE
 
     from arxiv_reco.papers.snapshot import load_papers
 

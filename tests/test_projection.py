@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_2K
+from helpers import SAMPLE_2K
 from scipy.stats import spearmanr
 
 from arxiv_reco.papers.snapshot import load_papers

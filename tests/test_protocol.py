@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE_2K
+from helpers import SAMPLE_2K
 
 from arxiv_reco.cli import main
 from arxiv_reco.labels.labeling import export_labels

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE_2K
+from helpers import SAMPLE_2K
 
 import arxiv_reco.index.search as search
 from arxiv_reco.cli import main

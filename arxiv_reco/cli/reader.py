@@ -14,11 +14,11 @@ from pathlib import Path
 from .common import filter_args, print_frame, settings_for
 
 
-def _api(args, settings):
-    from ..reader.arxiv_api import PACE, ArxivAPI
+def _api(settings, pace: float | None = None, timeout: float | None = None):
+    """The arXiv API client of the settings' endpoint; None: its own defaults."""
+    from ..reader.arxiv_api import PACE, TIMEOUT, ArxivAPI
 
-    return ArxivAPI(settings.arxiv_api_url, pace=PACE if args.pace is None else args.pace,
-                    timeout=args.timeout or 30.0)
+    return ArxivAPI(settings.arxiv_api_url, pace=PACE if pace is None else pace, timeout=timeout or TIMEOUT)
 
 
 def _index_with_model(args, settings):
@@ -40,7 +40,7 @@ def cmd_update(args) -> int:
     settings = settings_for(args)
     path, model = _index_with_model(args, settings)
     report = update_index(path, args.categories, since=args.since, until=args.until, model=model,
-                          api=_api(args, settings), page_size=args.page_size, batch_size=args.batch_size)
+                          api=_api(settings, args.pace, args.timeout), page_size=args.page_size, batch_size=args.batch_size)
     print(report)
     return 0
 
@@ -65,7 +65,7 @@ def _complete(profiles, index, path, args, settings, say) -> None:
 
     for p in profiles:
         if p.load().library is not None and len(p.library):
-            complete_library(p.library, index, path, api=_api(args, settings), fetch=not args.no_fetch, say=say)
+            complete_library(p.library, index, path, api=_api(settings, args.pace, args.timeout), fetch=not args.no_fetch, say=say)
 
 
 def _print_digest(df, fmt: str) -> None:
@@ -111,36 +111,29 @@ def cmd_feed(args) -> int:
 def cmd_daily(args) -> int:
     import json as json_module
 
+    from ..options import from_args
     from ..reader.daily import run_daily
-    from ..reader.profiles import example_config, read_config
+    from ..reader.digest_options import DigestOptions, example_config, read_config
+    from ..reader.profiles import profiles_of
 
     if args.example_config:
         print(example_config(), end="")
         return 0
-    config = read_config(args.config) if args.config else {}
-    pick = _from(args, config)
+    # the file's options, then the flags given (each checked, naming the key or flag, before any work)
+    options = from_args(DigestOptions, args, base=read_config(args.config) if args.config else None)
     settings = settings_for(args)
-    index_dir = Path(pick("index") or settings.index_dir)
+    index_dir = Path(options.index or settings.index_dir)
     model = None
-    if pick("model") or pick("max_seq_length"):
+    if options.model or options.max_seq_length:
         from ..index.paper_index import PaperIndex
         from ..vectors.models import load_model
 
-        model = load_model(pick("model") or PaperIndex.load(index_dir).info.get("model"),
-                           max_seq_length=pick("max_seq_length"))
-    for name in ("pace", "timeout"):  # the API's options may come from the file too
-        if getattr(args, name) is None and config.get(name) is not None:
-            setattr(args, name, config[name])
-    listed = lambda v: [v] if isinstance(v, str) else list(v or [])  # noqa: E731
-    say = (lambda text: print(text, file=sys.stderr)) if args.format == "json" else print  # noqa: E731
-    report = run_daily(
-        index_dir, pick("categories"), _profiles(args, config), k=pick("k") or 10, email=pick("email"),
-        atom=pick("atom"), keep_days=pick("keep_days") or 14, state=pick("state"), method=pick("method") or "svm",
-        since=pick("since"), include=listed(pick("include")), exclude=listed(pick("exclude")),
-        authors=listed(pick("author")), send_empty=bool(pick("send_empty")), resend=args.resend,
-        dry_run=args.dry_run, papers=pick("papers"), model=model, api=_api(args, settings), settings=settings,
-        fetch=not args.no_fetch, subject=pick("subject"), say=say)
-    if args.format == "json":
+        model = load_model(options.model or PaperIndex.load(index_dir).info.get("model"),
+                           max_seq_length=options.max_seq_length)
+    say = (lambda text: print(text, file=sys.stderr)) if options.format == "json" else print  # noqa: E731
+    api = _api(settings, options.pace, options.timeout)
+    report = run_daily(index_dir, profiles_of(options), options, model=model, api=api, settings=settings, say=say)
+    if options.format == "json":
         print(json_module.dumps(report.entries, indent=1, ensure_ascii=False))
         say(str(report))
     else:
@@ -160,13 +153,13 @@ def cmd_serve(args) -> int:
     path, model = _index_with_model(args, settings)
     papers = args.papers or (settings.papers if settings.papers.exists() else None)
     serve(path, library=args.library, papers=papers, reading_list=args.reading_list, port=args.port,
-          host=args.host, since=args.since, k=args.k, method=args.method, model=model, api=_api(args, settings))
+          host=args.host, since=args.since, k=args.k, method=args.method, model=model, api=_api(settings, args.pace, args.timeout))
     return 0
 
 
 def _api_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--pace", type=float, help="seconds between arXiv API requests (default 3, as arXiv asks)")
-    s.add_argument("--timeout", type=float, help="seconds per arXiv API request (default 30)")
+    s.add_argument("--timeout", type=float, help="seconds one arXiv API request may take in all (default 30)")
 
 
 def _model_args(s: argparse.ArgumentParser) -> None:
@@ -236,26 +229,11 @@ def add_commands(sub) -> None:
     _model_args(s)
     s.set_defaults(func=cmd_serve)
 
+    from ..options import add_arguments
+    from ..reader.digest_options import DigestOptions
+
     s = sub.add_parser("daily", help="the whole morning: update, rank for each interest, email and Atom, remember")
     s.add_argument("--config", help="a TOML file with any of these options (see --example-config); flags win")
     s.add_argument("--example-config", action="store_true", help="print a commented example config and stop")
-    s.add_argument("--index", help="default: <work dir>/index")
-    s.add_argument("--categories", help="what to fetch from arXiv first, e.g. 'cs.CL,cs.IR' (none: no update)")
-    _library_args(s)
-    _interest_args(s)
-    s.add_argument("-k", type=int, help="papers per interest (default 10)")
-    s.add_argument("--email", help="send the digest to this address (SMTP from ARXIV_RECO_SMTP_URL)")
-    s.add_argument("--atom", help="keep an Atom feed of the last days at this file")
-    s.add_argument("--keep-days", type=int, help="days the Atom feed holds (default 14)")
-    s.add_argument("--state", help="what was delivered (default: <index>.digest.json beside the index)")
-    s.add_argument("--since", help="rank papers from this date (default: the last run, minus 3 days)")
-    s.add_argument("--method", choices=["svm", "mean"])
-    s.add_argument("--papers", help="a corpus for abstracts (default: those update keeps beside the index)")
-    s.add_argument("--send-empty", action="store_true", default=None,
-                   help="on a day with nothing new, send a short note instead of nothing")
-    s.add_argument("--resend", action="store_true", help="ignore what was delivered before")
-    s.add_argument("--dry-run", action="store_true", help="rank and print; send nothing, remember nothing")
-    s.add_argument("--format", choices=["text", "json"], default="text", help="json: the digest on stdout")
-    _api_args(s)
-    _model_args(s)
+    add_arguments(s, DigestOptions)
     s.set_defaults(func=cmd_daily)

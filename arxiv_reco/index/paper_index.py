@@ -18,13 +18,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..artifacts import recover, replace_dir
-from ..papers.corpus import TEXT_RECIPE, base_id, paper_text
+from ..papers.corpus import (
+    TEXT_RECIPE,
+    abs_url,
+    base_id,
+    clean,
+    clean_category,
+    clean_id,
+    paper_text,
+)
 from ..vectors.backends import torch_model
 from ..vectors.embed import encode, model_fingerprint, probe_fingerprint
 from .search import BLOCK, ann_candidates, exact_candidates
@@ -63,6 +72,10 @@ class PaperIndex:
         self._dates = np.array([valid_date(d) or "" for d in raw], dtype="U10")
         self.bad_dates = int(sum(1 for d, r in zip(self._dates, raw) if not d and r is not None and str(r).strip()
                                  and str(r) not in ("nan", "None")))
+        # a date after tomorrow (any time zone's today) is a feed's or a file's mistake: counted, and never
+        # the newest date a window is measured from
+        self._tomorrow = (date.today() + timedelta(days=1)).isoformat()
+        self.future_dates = int((self._dates > self._tomorrow).sum())
 
     def contains(self, paper_id: str) -> bool:
         """Whether the index holds this paper (any version of it).
@@ -89,13 +102,14 @@ class PaperIndex:
         return self.meta.iloc[rows].reset_index(drop=True)
 
     def newest_date(self) -> str | None:
-        """The latest valid update_date among the papers (None when none has one).
+        """The latest valid update_date among the papers, leaving out dates after tomorrow (counted in
+        ``future_dates``: one paper dated 2099 must not move every window there); None when none has one.
 
         >>> index.newest_date()
         '2026-11-27'
         """
-        dated = [d for d in self._dates if d]
-        return max(dated) if dated else None
+        dated = self._dates[(self._dates != "") & (self._dates <= self._tomorrow)]
+        return max(dated.tolist()) if len(dated) else None
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -333,7 +347,7 @@ class PaperIndex:
         df = self.meta.iloc[rows][["id", "title", "primary_category", "update_date", "authors"]].copy()
         df.insert(2, "score", [round(float(s), 4) for _, s in hits])
         df = df.rename(columns={"primary_category": "category", "update_date": "date"})
-        df["url"] = "https://arxiv.org/abs/" + df["id"].astype(str)
+        df["url"] = df["id"].map(abs_url)
         return df.reset_index(drop=True)
 
     def rows(self, ids: Iterable[str], what: str = "unknown paper id") -> list[int]:
@@ -442,8 +456,16 @@ def _check_papers(papers: pd.DataFrame) -> pd.DataFrame:
 
 
 def _meta(papers: pd.DataFrame) -> pd.DataFrame:
+    """The papers' metadata as the index keeps it, cleaned where it enters whatever the source (a
+    corpus file, the API, a caller's frame): no newline or control character in any field."""
     meta = papers[META_COLUMNS].copy()
-    meta["categories"] = [list(c) if not isinstance(c, str) else c.split() for c in meta["categories"]]
+    meta["id"] = meta["id"].map(clean_id)
+    for col in ("title", "authors"):
+        meta[col] = meta[col].map(clean)
+    cats = [list(c) if not isinstance(c, str) else c.split() for c in meta["categories"]]
+    meta["categories"] = [[x for x in map(clean_category, c) if x] for c in cats]
+    meta["primary_category"] = meta["primary_category"].map(clean_category)
+    meta["update_date"] = meta["update_date"].map(lambda d: clean(d) if isinstance(d, str) else d)
     return meta.reset_index(drop=True)
 
 

@@ -73,7 +73,37 @@ def clean(s: str | None) -> str:
         t = s.replace("\n", " ").strip()
         if "  " not in t and t.isprintable():
             return t
-    return " ".join(s.split())
+    t = " ".join(s.split())
+    # control characters (a bell, an escape; not whitespace, so split() keeps them) break XML and terminals
+    return t if t.isprintable() else "".join(ch for ch in t if ch.isprintable() or ch == " ")
+
+
+def clean_id(s) -> str:
+    """A paper id as stored: no whitespace or control characters anywhere (an id with a newline in it
+    would start a line of its own in a plain-text mail).
+
+    >>> clean_id(" 2401.01234\\nhttps://evil.example ")
+    '2401.01234https://evil.example'
+    """
+    return "".join(ch for ch in str(s or "") if ch.isprintable() and not ch.isspace())
+
+
+def clean_category(s) -> str:
+    """An arXiv category as stored: letters, digits, '.', '-' and '_' only.
+
+    >>> clean_category("cs.CL\\x07")
+    'cs.CL'
+    """
+    return re.sub(r"[^A-Za-z0-9._\-]", "", str(s or ""))
+
+
+def abs_url(paper_id: str) -> str:
+    """The arXiv abstract page of an arXiv id; "" for anything else (no link is ever made of it).
+
+    >>> abs_url("2401.01234v2"), abs_url("not-an-id")
+    ('https://arxiv.org/abs/2401.01234v2', '')
+    """
+    return f"https://arxiv.org/abs/{clean_id(paper_id)}" if canonical_id(paper_id) else ""
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -225,12 +255,15 @@ def normalize(rec: dict) -> dict | str:
     if not (title and abstract and isinstance(cats, list) and cats):
         return "missing_field"
     authors = rec.get("authors")
+    cats = [c for c in map(clean_category, cats) if c]
+    if not cats or not clean_id(pid):
+        return "missing_field"
     return {
-        "id": pid.strip(),
+        "id": clean_id(pid),
         "title": title,
         "abstract": abstract,
-        "categories": [str(c) for c in cats],
-        "primary_category": str(cats[0]),
+        "categories": cats,
+        "primary_category": cats[0],
         "authors": clean(authors) if isinstance(authors, str) else "",
         "update_date": str(rec.get("update_date") or ""),
         "text": _join(title, abstract),  # paper_text() of the cleaned strings

@@ -14,18 +14,22 @@ PDF link on the 2025-11 feed shape. This client is stdlib only (urllib + Element
   sporadic fault of the API) before giving up with :class:`EmptyPageError`;
 - parses by namespace, never by element order or prefix (the feed's shape changed in 2025);
 - turns an error feed (``/api/errors#...``) into :class:`ArxivAPIError` with arXiv's message;
+- gives each request ``timeout`` seconds from connecting to its last byte (a watchdog closes a
+  connection that drips), and a run an overall ``deadline``;
 - treats every answer as hostile: it must be an Atom ``feed`` with ``totalResults`` (a captive
   portal's page is an error naming what came back, never "nothing new"), is read up to
   MAX_ANSWER_BYTES, parsed with defusedxml (no entity expansion), and an entry whose id is not
-  an arXiv id is dropped and counted, never stored; a run has an overall ``deadline``.
+  an arXiv id is dropped and counted, never stored.
 Entries come back in the corpus schema (corpus.PAPER_COLUMNS) with canonical versionless ids.
 """
 
 from __future__ import annotations
 
 import email.utils
+import http.client
 import logging
 import re
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -38,10 +42,12 @@ from datetime import datetime, timezone
 from .. import __version__
 from ..config import ARXIV_API_URL
 from ..papers.corpus import canonical_id, clean, paper_text, valid_date
+from .deadline import Deadline
 
 log = logging.getLogger("arxiv_reco")
 
 PACE = 3.0  # seconds between requests: arXiv's API terms of use
+TIMEOUT = 30.0  # seconds one request may take, from connecting to its last byte
 PAGE_SIZE = 200  # arXiv serves up to 2,000 a page; smaller pages fail (and are retried) less often
 IDS_PER_REQUEST = 100  # id_list entries per request: keeps the URL short
 RETRYABLE = {408, 429, 500, 502, 503, 504}
@@ -155,6 +161,29 @@ def _paper(entry: ET.Element, eid: str) -> dict | None:
 
 
 # ---- requests ---------------------------------------------------------------------------------
+def watched_opener(deadline: Deadline) -> urllib.request.OpenerDirector:
+    """A urllib opener whose connections ``deadline`` closes when its time is up (proxies from the
+    environment still apply): ``timeout`` bounds each read, the deadline the whole request."""
+    class Watched:
+        def connect(self):
+            super().connect()
+            sock = self.sock  # urllib drops the connection's reference once the headers are in; the answer reads on
+            deadline.watch(lambda: sock)
+
+    http_conn = type("WatchedHTTP", (Watched, http.client.HTTPConnection), {})
+    https_conn = type("WatchedHTTPS", (Watched, http.client.HTTPSConnection), {})
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(http_conn, req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(https_conn, req, context=ssl.create_default_context())
+
+    return urllib.request.build_opener(HTTP, HTTPS)
+
+
 def _retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
     if not value:
@@ -179,7 +208,7 @@ class ArxivAPI:
     >>> api = ArxivAPI(pace=3.0)
     """
 
-    def __init__(self, url: str = ARXIV_API_URL, pace: float = PACE, timeout: float = 30.0, tries: int = 5,
+    def __init__(self, url: str = ARXIV_API_URL, pace: float = PACE, timeout: float = TIMEOUT, tries: int = 5,
                  backoff: float = 15.0, max_wait: float = 300.0, empty_tries: int = 3, deadline: float = DEADLINE):
         from ..config import check_endpoint
 
@@ -203,9 +232,7 @@ class ArxivAPI:
         self._last = time.monotonic()
 
     def _check_deadline(self, more: float = 0.0) -> None:
-        if self._started is None:
-            self._started = time.monotonic()
-        if time.monotonic() + more - self._started > self.deadline:
+        if self._left() < more:
             raise ArxivAPIError(f"stopped after {self.deadline:.0f} s, this run's deadline for the arXiv API; "
                                 "what was fetched so far is kept, run the same command again to continue")
 
@@ -224,39 +251,62 @@ class ArxivAPI:
             parts.append(chunk)
 
     def get(self, params: dict) -> bytes:
-        """One paced GET of the feed with retries; the Atom document's bytes."""
-        url = f"{self.url}?{urllib.parse.urlencode(params)}"
+        """One paced GET of the feed with retries; the Atom document's bytes. Each request has
+        ``timeout`` seconds from connecting to its last byte (and no more than the run has left).
+        """
+        url = f"{self.url}{'&' if '?' in self.url else '?'}{urllib.parse.urlencode(params)}"
         why = ""
         for attempt in range(self.tries):
             self._check_deadline()
             self._wait_turn()
             self.requests += 1
-            wait = None
+            deadline = Deadline(max(0.001, min(self.timeout, self._left())), "the arXiv API")
             try:
-                req = urllib.request.Request(url, headers={"User-Agent": self._agent})
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return self._read(resp)
-            except urllib.error.HTTPError as e:
-                body = e.read(MAX_ANSWER_BYTES)
-                if e.code not in RETRYABLE:
+                with deadline:
+                    status, body, retry_after = self._request(url, deadline)
+                if deadline.expired:  # the watchdog closed the connection: what came is cut short
+                    raise TimeoutError(f"no complete answer within {deadline.seconds:g} s")
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, http.client.HTTPException) as e:
+                self._check_deadline()  # the run's own deadline cut it short: say that, not "no answer"
+                reason = getattr(e, "reason", e)
+                why = f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+                if deadline.expired:
+                    why = f"no complete answer within {deadline.seconds:g} s"
+                status = retry_after = None
+            if status == 200:
+                return body
+            if status is not None:
+                if status not in RETRYABLE:
                     try:  # arXiv explains a 400 in an error feed
                         parse_feed(body)
                     except ArxivAPIError as err:
-                        raise ArxivAPIError(f"{err} (HTTP {e.code})") from None
-                    raise ArxivAPIError(f"the arXiv API answered HTTP {e.code} for {url}") from None
-                why = f"HTTP {e.code}"
-                wait = _retry_after(e.headers.get("Retry-After"))
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-                reason = getattr(e, "reason", e)
-                why = f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+                        raise ArxivAPIError(f"{err} (HTTP {status})") from None
+                    raise ArxivAPIError(f"the arXiv API answered HTTP {status} for {url}") from None
+                why = f"HTTP {status}"
             if attempt + 1 == self.tries:
                 break
-            wait = min(self.max_wait, wait if wait is not None else self.backoff * 2**attempt)
+            wait = min(self.max_wait, retry_after if retry_after is not None else self.backoff * 2**attempt)
             self._check_deadline(wait)
             log.info("arXiv API: %s; retrying in %.1fs (attempt %d of %d)", why, wait, attempt + 2, self.tries)
             time.sleep(wait)
         raise ArxivAPIError(f"the arXiv API did not answer after {self.tries} tries (last: {why}); "
                             "what was fetched so far is kept, run the same command again later")
+
+    def _request(self, url: str, deadline: Deadline) -> tuple[int, bytes, float | None]:
+        """(status, body, Retry-After seconds) of one GET; the body of an error answer too."""
+        req = urllib.request.Request(url, headers={"User-Agent": self._agent})
+        try:
+            with watched_opener(deadline).open(req, timeout=self.timeout) as resp:
+                return 200, self._read(resp), None
+        except urllib.error.HTTPError as e:
+            with e:
+                return e.code, self._read(e), _retry_after(e.headers.get("Retry-After"))
+
+    def _left(self) -> float:
+        """Seconds this run may still spend on the API."""
+        if self._started is None:
+            self._started = time.monotonic()
+        return self.deadline - (time.monotonic() - self._started)
 
     def page(self, query: str, start: int = 0, size: int = PAGE_SIZE, ascending: bool = True) -> FeedPage:
         """One page of a search, oldest submissions first. An empty page before the end is asked

@@ -1,9 +1,8 @@
 """The whole morning in one call: fetch the new listings, rank them for each interest, deliver by
 email and Atom, remember what went out.
 
-    report = run_daily("index", "cs.CL,cs.IR", parse_profiles(library=["my.bib"]), email="me@example.org",
-                       atom="digest.atom")
-    print(report)
+    options = DigestOptions(categories="cs.CL,cs.IR", library=("my.bib",), email="me@example.org", atom="digest.atom")
+    print(run_daily("index", profiles_of(options), options))
 
 What `arxiv-reco daily` runs. The order is the contract: (1) update the index from the arXiv API
 (a failure after its retries stops here: nothing sent, nothing remembered); (2) each profile's
@@ -22,10 +21,18 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from .digest import DEFAULT_METHOD, default_since, digest
-from .memory import KEEP_DAYS, DigestMemory, memory_path
-
-OVERLAP_DAYS = 3  # papers reach the API a day or more after their date: each window reaches back
+from ..artifacts import Busy, exclusive
+from ..config import load_settings
+from ..index.paper_index import PaperIndex
+from ..papers.corpus import abs_url, clean, clean_category, clean_id
+from .atom import check_atom_target, write_atom
+from .digest import default_since, digest
+from .digest_options import OVERLAP_DAYS, DigestOptions
+from .library import complete_library
+from .mail import TIMEOUT as MAIL_TIMEOUT
+from .mail import compose, send
+from .memory import DigestMemory, memory_path
+from .update import abstract_lookup, update_index
 
 
 @dataclass
@@ -65,77 +72,79 @@ class DailyReport:
         return "\n".join(lines)
 
 
-def run_daily(index_dir: str | Path, categories: str | Sequence[str] | None, profiles: Sequence, *, k: int = 10,
-              email: str | None = None, atom: str | Path | None = None, keep_days: int = KEEP_DAYS,
-              state: str | Path | None = None, method: str = DEFAULT_METHOD, since: str | None = None,
-              include: Sequence[str] = (), exclude: Sequence[str] = (), authors: Sequence[str] = (),
-              send_empty: bool = False, resend: bool = False, dry_run: bool = False, papers=None, model=None,
-              api=None, settings=None, fetch: bool = True, today: str | None = None, subject: str | None = None,
-              say: Callable[[str], None] = print) -> DailyReport:
+def run_daily(index_dir: str | Path, profiles: Sequence, options: DigestOptions | None = None, *, model=None,
+              api=None, settings=None, today: str | None = None, say: Callable[[str], None] = print) -> DailyReport:
     """Update the index, rank the new papers for each profile, deliver, remember (see the module
-    docstring for the order). ``categories`` None: no update, the index as it is. ``papers``: a
-    corpus for abstracts (besides the ones ``update`` keeps beside the index).
+    docstring for the order). ``options.categories`` None: no update, the index as it is. One run
+    at a time per memory file: a second one stops at once with :class:`~arxiv_reco.artifacts.Busy`.
 
-    >>> print(run_daily("index", "cs.CL", parse_profiles(library=["my.bib"]), atom="digest.atom"))
+    >>> print(run_daily("index", profiles_of(options), read_config("digest.toml")))
     """
-    from ..config import load_settings
-    from ..index.paper_index import PaperIndex
-    from .library import complete_library
-    from .mail import compose, send
-    from .update import abstract_lookup, update_index
-
     settings = settings or load_settings()
+    o = options or DigestOptions()
     day = today or date.today().isoformat()
-    if not profiles and not authors:
+    if not profiles and not o.author:
         raise ValueError("no interest to rank for: give --library, --profile, --interest or --author")
-    if email and not dry_run and not settings.smtp_url:
+    if o.email and not o.dry_run and not settings.smtp_url:
         raise ValueError("--email needs a mail server: set ARXIV_RECO_SMTP_URL (smtp://host:587 or smtps://host:465) "
                          "in the environment or .env")
-    memory = DigestMemory(state or memory_path(index_dir), keep_days)
-    report = DailyReport(day, since, dry_run=dry_run)
+    state = Path(o.state).expanduser() if o.state else memory_path(index_dir)
+    try:
+        with exclusive(state, "daily", wait=False):
+            return _run(index_dir, profiles, o, state, day, model, api, settings, say)
+    except Busy as e:
+        who = f" (pid {e.holder})" if e.holder else ""
+        raise Busy(f"another daily run{who} is using {state}: one daily run at a time per memory file; this one "
+                   "stops, nothing sent", e.holder) from None
+
+
+def _run(index_dir, profiles, o: DigestOptions, state: Path, day: str, model, api, settings, say) -> DailyReport:
+    memory = DigestMemory(state, o.keep_days)  # a file that is not a memory is refused here, before any work
+    if o.atom:
+        check_atom_target(o.atom, state)
+    report = DailyReport(day, o.since, dry_run=o.dry_run)
     # 1. the new listings (an API that fails after its retries raises here: nothing sent or remembered)
-    if categories:
-        report.updated = str(update_index(index_dir, categories, model=model, api=api, show_progress=False))
+    if o.categories:
+        report.updated = str(update_index(index_dir, o.categories, model=model, api=api, show_progress=False))
         say(report.updated)
     index = PaperIndex.load(index_dir, model)
     # 2. the libraries' papers the index lacks
     for profile in profiles:
         if profile.load().library and len(profile.library):
-            complete_library(profile.library, index, index_dir, api=api, fetch=fetch, say=say)
+            complete_library(profile.library, index, index_dir, api=api, fetch=o.fetch, say=say)
     # 3. rank the window, less what went out before
-    report.since = since or _window_start(memory, index)
-    lookup = abstract_lookup(papers, index_dir)
-    frame = digest(index, profiles, since=report.since, k=k, method=method, include=include, exclude=exclude,
-                   authors=authors, abstracts=lookup, skip=() if resend else memory.delivered())
+    report.since = o.since or _window_start(memory, index)
+    lookup = abstract_lookup(o.papers, index_dir)
+    frame = digest(index, profiles, since=report.since, k=o.k, method=o.method, include=o.include, exclude=o.exclude,
+                   authors=o.author, abstracts=lookup, skip=() if o.resend else memory.delivered())
     abstracts = lookup(frame["id"].tolist()) if len(frame) else {}
     report.entries = entries(index, frame, abstracts)
-    if dry_run:
+    if o.dry_run:
         return report
+    timeout = o.timeout or MAIL_TIMEOUT
     # 4. a quiet day
     if report.quiet:
-        if send_empty and email:
-            send(compose([], day, _sender(settings, email), email, note=f"No new papers since {report.since}: arXiv "
-                         "announces none on weekends and holidays."), settings)
-            report.emailed = email
+        if o.send_empty and o.email:
+            send(compose([], day, _sender(settings, o.email), o.email, note=f"No new papers since {report.since}: "
+                         "arXiv announces none on weekends and holidays."), settings, timeout)
+            report.emailed = o.email
         memory.ran(day)
         return report
     # 5. deliver: pending first, then the mail, then the record, then the feed made from the record
     memory.begin(day, report.entries)
-    if email:
-        message = compose(report.entries, day, _sender(settings, email), email)
-        if subject:
-            message.replace_header("Subject", subject)
+    if o.email:
+        message = compose(report.entries, day, _sender(settings, o.email), o.email)
+        if o.subject:
+            message.replace_header("Subject", o.subject)
         try:
-            send(message, settings)
+            send(message, settings, timeout)
         except Exception:
             memory.abort()  # it did not go out: nothing is remembered as delivered
             raise
-        report.emailed = email
+        report.emailed = o.email
     memory.commit()
-    if atom:
-        from .atom import write_atom
-
-        report.atom = write_atom(atom, memory.recent(day))
+    if o.atom:
+        report.atom = write_atom(o.atom, memory.recent(day))
     return report
 
 
@@ -168,7 +177,9 @@ def _entry(index, row, abstract: str) -> dict:
     paper = index.paper(row["id"])
     score = None if row["score"] is None or (isinstance(row["score"], float) and math.isnan(row["score"])) \
         else round(float(row["score"]), 4)
-    return {"id": str(row["id"]), "title": str(row["title"]), "url": str(row["url"]), "score": score,
+    # cleaned again on the way out: an index built before its fields were cleaned on the way in
+    cats = [c for c in map(clean_category, paper["categories"] if paper is not None else []) if c]
+    return {"id": clean_id(row["id"]), "title": clean(str(row["title"])), "url": abs_url(row["id"]), "score": score,
             "profile": row["profile"], "because": row["because"], "followed": row["followed"],
-            "authors": str(row["authors"] or ""), "date": str(row["date"] or ""),
-            "categories": list(paper["categories"]) if paper is not None else [], "abstract": abstract}
+            "authors": clean(str(row["authors"] or "")), "date": clean(str(row["date"] or "")),
+            "categories": cats, "abstract": clean(abstract)}

@@ -33,7 +33,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-METHODS = ("svm", "mean")
+from .digest_options import METHODS
+
 DEFAULT_METHOD = "svm"
 SVM_C = 0.01  # arxiv-sanity-lite's value; bench/feed.py: larger C lets off-topic papers into a digest
 MAX_NEGATIVES = 50_000  # a random sample of the rest is enough for the SVM; keeps a 2.8M index quick

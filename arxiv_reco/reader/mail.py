@@ -11,17 +11,19 @@ smtp:// without STARTTLS only to this machine), ARXIV_RECO_SMTP_USER / ARXIV_REC
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import smtplib
 import ssl
-import urllib.parse
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from .deadline import Deadline
 from .digest import because_text
 
 SENTENCES = 2  # of the abstract, in the mail
+TIMEOUT = 60.0  # seconds a whole delivery may take (connect, TLS, login, the message)
 
 
 class DeliveryError(RuntimeError):
@@ -104,61 +106,91 @@ def compose(entries: list[dict], day: str, sender: str, to: str, note: str | Non
     return msg
 
 
-def send(message: EmailMessage, settings, timeout: float = 30.0) -> None:
+def send(message: EmailMessage, settings, timeout: float = TIMEOUT) -> None:
     """Send through ``settings.smtp_url``: implicit TLS for smtps://, STARTTLS for smtp:// (refused
-    without it, except to this machine); log in when a user is set. Every failure (refused,
-    timeout, TLS, authentication) is one DeliveryError naming the server, never the password.
+    without it, except to this machine); log in when a user is set. The whole delivery has
+    ``timeout`` seconds, however slowly the server talks. Every failure (refused, timeout, TLS,
+    authentication) is one DeliveryError naming the server, never the password.
 
     >>> send(compose(entries, day, sender, to), load_settings())
     """
-    from ..config import is_loopback
+    from ..config import is_loopback, parse_smtp_url
 
     if not settings.smtp_url:
         raise DeliveryError("no mail server: set ARXIV_RECO_SMTP_URL (smtp://host:587 or smtps://host:465), and "
                             "ARXIV_RECO_SMTP_USER / ARXIV_RECO_SMTP_PASSWORD, in the environment or .env")
-    url = urllib.parse.urlsplit(settings.smtp_url)
-    host, tls = url.hostname, url.scheme == "smtps"
-    port = url.port or (465 if tls else 587)
-    where = f"{url.scheme}://{host}:{port}"
-    local = is_loopback(host or "")
+    server = parse_smtp_url(settings.smtp_url)
+    host, port, tls, where = server.host, server.port, server.scheme == "smtps", server.url
     context = ssl.create_default_context()
+    deadline = Deadline(timeout, where)
     try:
-        if tls:
-            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-        else:
-            client = smtplib.SMTP(host, port, timeout=timeout)
-        with client:
-            client.ehlo()
-            if not tls:
-                if client.has_extn("starttls"):
-                    client.starttls(context=context)
-                    client.ehlo()
-                elif not local:
-                    raise DeliveryError(f"{where} offers no STARTTLS; refusing to send the password and the digest "
-                                        "in clear text (use smtps://, or a server with STARTTLS)")
-            if settings.smtp_user:
-                if not settings.smtp_password:
-                    raise DeliveryError(f"{where}: ARXIV_RECO_SMTP_USER is set but no password "
-                                        "(ARXIV_RECO_SMTP_PASSWORD)")
-                client.login(settings.smtp_user, settings.smtp_password.reveal())
-            refused = client.send_message(message)
-            if refused:
-                raise DeliveryError(f"{where} refused the recipient(s) {sorted(refused)}")
+        with deadline:
+            kind = _watched(smtplib.SMTP_SSL if tls else smtplib.SMTP, deadline)
+            with kind(host, port, timeout=timeout, **({"context": context} if tls else {})) as client:
+                client.ehlo()
+                if not tls:
+                    if client.has_extn("starttls"):
+                        client.starttls(context=context)
+                        client.ehlo()
+                    elif not is_loopback(host):
+                        raise DeliveryError(f"{where} offers no STARTTLS; refusing to send the password and the "
+                                            "digest in clear text (use smtps://, or a server with STARTTLS)")
+                if settings.smtp_user:
+                    _login(client, settings, where)
+                refused = client.send_message(message)
+                if refused:
+                    raise DeliveryError(f"{where} refused the recipient(s) {sorted(refused)}")
     except DeliveryError:
         raise
-    except smtplib.SMTPAuthenticationError as e:
-        raise DeliveryError(f"{where} refused the login of {settings.smtp_user!r} ({e.smtp_code}); check "
-                            "ARXIV_RECO_SMTP_USER / ARXIV_RECO_SMTP_PASSWORD") from None
-    except smtplib.SMTPRecipientsRefused as e:
-        raise DeliveryError(f"{where} refused the recipient(s) {sorted(e.recipients)}") from None
-    except smtplib.SMTPResponseException as e:
-        raise DeliveryError(f"{where} answered {e.smtp_code}: {_said(e.smtp_error)}") from None
-    except (ssl.SSLError, ssl.CertificateError) as e:
-        raise DeliveryError(f"TLS with {where} failed ({e.__class__.__name__}: {getattr(e, 'reason', '') or e})") from None
-    except TimeoutError:
-        raise DeliveryError(f"{where} did not answer within {timeout:.0f} s") from None
     except (smtplib.SMTPException, OSError) as e:
-        raise DeliveryError(f"could not send through {where}: {e.__class__.__name__}: {e}") from None
+        if deadline.expired:  # the watchdog closed the socket: whatever error that caused, this is why
+            raise DeliveryError(f"{where} did not finish the delivery within {timeout:g} s") from None
+        raise DeliveryError(_failure(e, settings, where, timeout)) from None
+
+
+def _watched(kind: type[smtplib.SMTP], deadline: Deadline) -> type[smtplib.SMTP]:
+    """``kind`` whose connection ``deadline`` closes when its time is up (the greeting included)."""
+    class Watched(kind):
+        def connect(self, *args, **kwargs):
+            deadline.watch(lambda: getattr(self, "sock", None))
+            return super().connect(*args, **kwargs)
+
+    return Watched
+
+
+def _login(client: smtplib.SMTP, settings, where: str) -> None:
+    """AUTH with the settings' user and password. smtplib encodes credentials as ASCII; one with other
+    characters goes as AUTH PLAIN in UTF-8 (RFC 4616), never into an error message."""
+    if not settings.smtp_password:
+        raise DeliveryError(f"{where}: ARXIV_RECO_SMTP_USER is set but no password (ARXIV_RECO_SMTP_PASSWORD)")
+    user, password = str(settings.smtp_user), settings.smtp_password.reveal()
+    if (user + password).isascii():
+        client.login(user, password)
+        return
+    offered = (client.esmtp_features.get("auth") or "").upper().split()
+    if "PLAIN" not in offered:
+        raise DeliveryError(f"{where}: the SMTP user or password has characters outside ASCII, which only AUTH "
+                            f"PLAIN carries, and this server offers {' '.join(offered) or 'no AUTH'}")
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
+    code, said = client.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, said)
+
+
+def _failure(e: Exception, settings, where: str, timeout: float) -> str:
+    """One line for a failed delivery (never the password: smtplib's own messages may quote input)."""
+    if isinstance(e, smtplib.SMTPAuthenticationError):
+        return (f"{where} refused the login of {settings.smtp_user!r} ({e.smtp_code}); check "
+                "ARXIV_RECO_SMTP_USER / ARXIV_RECO_SMTP_PASSWORD")
+    if isinstance(e, smtplib.SMTPRecipientsRefused):
+        return f"{where} refused the recipient(s) {sorted(e.recipients)}"
+    if isinstance(e, smtplib.SMTPResponseException):
+        return f"{where} answered {e.smtp_code}: {_said(e.smtp_error)}"
+    if isinstance(e, ssl.SSLError | ssl.CertificateError):
+        return f"TLS with {where} failed ({e.__class__.__name__}: {getattr(e, 'reason', '') or e})"
+    if isinstance(e, TimeoutError):
+        return f"{where} did not answer within {timeout:g} s"
+    return f"could not send through {where}: {e.__class__.__name__}: {e}"
 
 
 def _said(raw) -> str:

@@ -23,8 +23,10 @@ from pathlib import Path
 
 from ..artifacts import write_json
 from ..papers.corpus import base_id
+from .digest_options import KEEP_DAYS
 
-KEEP_DAYS = 14  # full entries kept (the Atom feed's window); older ones keep only their id and day
+FORMAT = "arxiv-reco digest memory"  # written in every memory file: the file is the memory's own
+KEYS = {"format", "sent", "entries", "pending", "last_run"}
 
 
 class DigestMemory:
@@ -34,13 +36,15 @@ class DigestMemory:
         self.path = Path(path).expanduser()
         self.keep_days = keep_days
         try:
-            data = json.loads(self.path.read_text())
+            data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            data = {}
-        except ValueError as e:
-            raise ValueError(f"{self.path} is not a digest memory (JSON): {e}; move it away to start afresh") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{self.path} is not a digest memory (a JSON object); move it away to start afresh")
+            data = {"format": FORMAT}
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"{self.path} is not a digest memory (JSON): {e}; it is left as it is: give --state a "
+                             "file of its own, or move this one away to start afresh") from None
+        except IsADirectoryError:
+            raise ValueError(f"{self.path} is a folder; give --state a file of its own") from None
+        _check(self.path, data)
         self.sent: dict[str, str] = dict(data.get("sent", {}))  # versionless id -> day delivered
         self.entries: list[dict] = list(data.get("entries", []))  # the last keep_days days, in full
         self.pending: dict = dict(data.get("pending") or {})  # {"day": ..., "entries": [...]} of an unfinished run
@@ -89,8 +93,45 @@ class DigestMemory:
         self.entries = self.recent(self.last_run)
 
     def _save(self) -> None:
-        write_json(self.path, {"sent": self.sent, "entries": self.entries, "pending": self.pending,
+        write_json(self.path, {"format": FORMAT, "sent": self.sent, "entries": self.entries, "pending": self.pending,
                                "last_run": self.last_run})
+
+
+def _check(path: Path, data) -> None:
+    """Refuse a file that is not a digest memory, or one whose records are broken, before anything is
+    sent (a record failing after the mail left would resend the digest every morning); the file is
+    never overwritten then."""
+    def bad(why: str) -> ValueError:
+        return ValueError(f"{path} is not a digest memory ({why}); it is left as it is: give --state a file of "
+                          "its own, or move this one away to start afresh")
+
+    if not isinstance(data, dict):
+        raise bad("not a JSON object")
+    if data.get("format", FORMAT) != FORMAT or set(data) - KEYS:  # a reading list, an index's JSON, ...
+        raise bad(f"it holds {', '.join(sorted(map(str, set(data) - KEYS))[:4]) or data.get('format')!r}")
+    sent = data.get("sent", {})
+    if not isinstance(sent, dict) or not all(isinstance(k, str) and _is_day(v) for k, v in sent.items()):
+        raise bad("'sent' must map paper ids to days")
+    entries = data.get("entries", [])
+    pending = data.get("pending") or {}
+    if not isinstance(pending, dict) or (pending and not _is_day(pending.get("day"))):
+        raise bad("'pending' must hold a day and its entries")
+    for where, rows in (("entries", entries), ("pending entries", pending.get("entries", []))):
+        if not isinstance(rows, list):
+            raise bad(f"'{where}' must be a list")
+        for i, e in enumerate(rows):
+            if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not e["id"].strip():
+                raise bad(f"{where} #{i + 1} has no paper id")
+    if data.get("last_run") is not None and not _is_day(data["last_run"]):
+        raise bad("'last_run' must be a day, YYYY-MM-DD")
+
+
+def _is_day(value) -> bool:
+    try:
+        date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
 
 
 def memory_path(index_dir: str | Path) -> Path:

@@ -1,8 +1,7 @@
-"""A reader's interests: one profile each, from a library, a sentence, or both; and the digest's
-settings file.
+"""A reader's interests: one profile each, from a library, a sentence, or both.
 
     profiles = parse_profiles(["ml=my.bib", "astro=2401.01234,2312.04567"], interest="dark matter halos")
-    config = read_config("digest.toml")          # [profiles.NAME] tables, every option of `daily`
+    profiles = profiles_of(read_config("digest.toml"))        # --library, --profile, [profiles.NAME], ...
 
 A profile ranks the new papers on its own (its own SVM against the rest of the index), gets its
 own section in the digest and its own ``k`` papers. A sentence alone is a profile too: a reader
@@ -11,7 +10,7 @@ with no library yet starts from what they would type in a search box.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,26 +62,22 @@ def parse_profile(spec: str) -> Profile:
     return Profile(name.strip(), files + ([",".join(ids)] if ids else []))
 
 
-def parse_profiles(specs: list[str] | None = None, library: list[str] | None = None, disliked: list[str] | None = None,
-                   interest: list[str] | str | None = None, config: dict | None = None) -> list[Profile]:
+def parse_profiles(specs: Sequence[str] = (), library: Sequence[str] = (), disliked: Sequence[str] = (),
+                   interest: Sequence[str] | str = (), tables: Mapping | None = None) -> list[Profile]:
     """The profiles a command line (and a config file's ``[profiles.NAME]`` tables) names:
-    ``--library`` is the profile "library", each ``--profile`` its own, each ``--interest`` a
-    sentence profile (named "interest", "interest 2", ...); a config table may hold ``library``
-    (a source or a list), ``disliked`` and ``interest``. A name given twice is one profile.
+    ``library`` is the profile "library", each ``specs`` entry (``--profile``) its own, each
+    ``interest`` a sentence profile (named "interest", "interest 2", ...); ``tables``: name ->
+    ProfileTable (digest_options.read_config). A name given twice is one profile.
 
     >>> [p.name for p in parse_profiles(["ml=my.bib"], interest="dark matter halos")]
     ['ml', 'interest']
     """
     out: dict[str, Profile] = {}
-    for name, table in ((config or {}).get("profiles") or {}).items():
-        if not isinstance(table, dict):
-            raise ValueError(f"[profiles.{name}] must be a table, e.g. library = [\"my.bib\"], interest = \"...\"")
-        sources = table.get("library") or []
-        out[name] = Profile(name, [sources] if isinstance(sources, str) else list(sources),
-                            [table["disliked"]] if isinstance(table.get("disliked"), str) else list(table.get("disliked") or []),
-                            table.get("interest"))
+    for name, table in (tables or {}).items():
+        out[name] = Profile(name, list(table.library), list(table.disliked), table.interest)
     if library:
-        out["library"] = Profile("library", list(library), list(disliked or []))
+        out["library"] = Profile("library", [library] if isinstance(library, str) else list(library),
+                                 [disliked] if isinstance(disliked, str) else list(disliked or []))
     for spec in specs or []:
         p = parse_profile(spec)
         out[p.name] = p
@@ -93,38 +88,10 @@ def parse_profiles(specs: list[str] | None = None, library: list[str] | None = N
     return list(out.values())
 
 
-def read_config(path: str | Path) -> dict:
-    """A digest's TOML settings file (see arxiv_reco/reader/digest.example.toml), read and checked
-    against the options `daily` knows.
+def profiles_of(options) -> list[Profile]:
+    """The profiles a digest's options name (DigestOptions: --library, --profile, --interest and
+    the file's [profiles.NAME] tables).
 
-    >>> config = read_config("digest.toml"); config["categories"]
+    >>> profiles_of(read_config("digest.toml"))
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-
-    path = Path(path).expanduser()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"No digest config at {path}; start from `arxiv-reco daily --example-config`") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid TOML ({e})") from None
-    unknown = set(data) - CONFIG_KEYS
-    if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(CONFIG_KEYS)}")
-    return data
-
-
-# what a config file may set: the options of `arxiv-reco daily`, spelled with underscores
-CONFIG_KEYS = {"index", "categories", "library", "disliked", "profiles", "interest", "author", "include", "exclude",
-               "k", "email", "atom", "keep_days", "state", "method", "since", "send_empty", "papers", "model",
-               "max_seq_length", "pace", "timeout", "subject"}
-
-
-def example_config() -> str:
-    """The commented example of a digest config that ships with the package."""
-    from importlib.resources import files
-
-    return (files("arxiv_reco.reader") / "digest.example.toml").read_text(encoding="utf-8")
+    return parse_profiles(options.profile, options.library, options.disliked, options.interest, options.profiles)

@@ -26,8 +26,9 @@ import pandas as pd
 from ..artifacts import write_json
 from ..papers.corpus import PAPER_COLUMNS, CategoryFilter, base_id, iso_date
 from .arxiv_api import PAGE_SIZE, ArxivAPI, category_query
+from .digest_options import OVERLAP_DAYS
 
-OVERLAP_DAYS = 3
+MAX_RESULTS = 30_000  # the most the export API serves of one query (its documented limit)
 
 
 @dataclass
@@ -43,6 +44,8 @@ class UpdateReport:
     total: int = 0  # index size afterwards
     dropped: int = 0  # entries whose id is not an arXiv id: never stored
     bad_dates: int = 0  # papers of the index whose update_date is impossible: treated as missing
+    future_dates: int = 0  # papers dated after today: windows treat them as today
+    stopped: str = ""  # why fetching stopped before the feed's claimed end, if it did
     added_ids: list[str] = field(default_factory=list)
 
     def notes(self) -> str:
@@ -52,6 +55,11 @@ class UpdateReport:
             lines.append(f"dropped {self.dropped:,} feed entries whose id is not an arXiv id")
         if self.bad_dates:
             lines.append(f"{self.bad_dates:,} papers in the index have an impossible update_date (treated as missing)")
+        if self.future_dates:
+            lines.append(f"{self.future_dates:,} papers in the index are dated after today (windows treat them as "
+                         "today)")
+        if self.stopped:
+            lines.append(self.stopped)
         return "".join(f"\nnote: {line}" for line in lines)
 
     def __str__(self) -> str:
@@ -72,11 +80,13 @@ def fetch_checkpoint(index_dir: str | Path) -> Path:
 
 def update_index(index_dir: str | Path, categories: str | Sequence[str], since: str | None = None,
                  until: str | None = None, model=None, api: ArxivAPI | None = None, page_size: int = PAGE_SIZE,
-                 overlap_days: int = OVERLAP_DAYS, batch_size: int = 64, show_progress: bool = True) -> UpdateReport:
+                 overlap_days: int = OVERLAP_DAYS, batch_size: int = 64, show_progress: bool = True,
+                 max_results: int = MAX_RESULTS) -> UpdateReport:
     """Fetch the listings of ``categories`` submitted since ``since`` (default: the index's
     newest paper minus ``overlap_days``) up to ``until`` (default: today, GMT), and append the
     new ones to the index at ``index_dir``. A killed run, started again with the same
-    categories, continues where it stopped.
+    categories, continues where it stopped. Fetching stops at ``max_results`` (what arXiv serves of
+    one query) and at a page that brings no paper not fetched already (an API repeating itself).
 
     >>> print(update_index("index/", "cs.CL,cs.IR"))
     """
@@ -100,16 +110,22 @@ def update_index(index_dir: str | Path, categories: str | Sequence[str], since: 
     report = UpdateReport(index_dir, job["query"], bad_dates=index.bad_dates)
     papers, start = _pages(ckpt)
     report.resumed_from = start
+    seen = {p["id"] for p in papers}
     bar = tqdm(desc=f"arXiv {', '.join(cats)} since {job['since']}", unit="paper", disable=not show_progress,
                initial=start, total=job["total"])
     try:
-        while job["total"] is None or start < job["total"]:
+        while job["total"] is None or start < min(job["total"], max_results):
             page = api.page(job["query"], start=start, size=job["page_size"])
             if job["total"] != page.total:
                 job["total"] = bar.total = page.total
                 write_json(ckpt / "job.json", job)  # ckpt exists from here on: a kill now resumes
-            if not page.entries:
+            fresh = {p["id"] for p in page.papers} - seen
+            if not page.entries or (page.papers and not fresh):
+                # a page of papers already fetched: the API repeats itself (or lies about its total)
+                report.stopped = (f"the arXiv API served page {start:,} again (papers already fetched) of the "
+                                  f"{page.total:,} it claims; stopped there") if page.entries else ""
                 break
+            seen |= fresh
             # the entries count moves the offset, whatever was dropped of them
             write_json(ckpt / f"page-{start:08d}.json", {"entries": page.entries, "papers": page.papers})
             papers.extend(page.papers)
@@ -118,6 +134,9 @@ def update_index(index_dir: str | Path, categories: str | Sequence[str], since: 
     finally:
         bar.close()
         report.requests, report.dropped = api.requests, api.dropped
+    if (job["total"] or 0) > max_results and not report.stopped:
+        report.stopped = (f"the arXiv API serves at most {max_results:,} results of one query and claims "
+                          f"{job['total']:,}; fetched the first {max_results:,}: narrow --categories or --since")
     window = _frame(papers, cats)
     report.fetched = len(window)
     new = window[~window["id"].isin(index.meta["id"].map(base_id))]
@@ -131,7 +150,7 @@ def update_index(index_dir: str | Path, categories: str | Sequence[str], since: 
         index.save(index_dir)
         drop_checkpoint(checkpoint_for(index_dir))
     shutil.rmtree(ckpt, ignore_errors=True)
-    report.total = len(index)
+    report.total, report.future_dates = len(index), index.future_dates
     return report
 
 
