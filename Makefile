@@ -50,8 +50,8 @@ lint: venv
 
 # The product benchmarks (docs/benchmarks.md, docs/quality.md have their figures); each takes
 # minutes to hours. bench-smoke runs every one at a tiny size: CI proves they still run.
-BENCHES := loader labeling encode recommend feed quality
-bench: venv
+BENCHES := loader labeling encode recommend feed audit quality
+bench: venv $(VENV)/.teacher
 	for b in $(BENCHES); do $(PY) bench/$$b.py || exit 1; done
 
 bench-smoke: venv

@@ -24,6 +24,7 @@ DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_TEACHER_MODEL = "sentence-transformers/all-mpnet-base-v2"
 DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
 LABELED_CSV = "my_labeled_training_data.csv"
+RATINGS_CSV = "my_ratings.csv"  # a person's own ratings of a few pairs: the gold set labels are audited against
 FINETUNED_DIR = "finetuned-arxiv-recommender"
 ARXIV_API_URL = "https://export.arxiv.org/api/query"  # the export API's Atom feed (update, library fetches)
 GEMINI_API_URL = "https://generativelanguage.googleapis.com/"  # where the Gemini key goes, unless told otherwise
@@ -169,6 +170,10 @@ class Settings:
     @property
     def labeled_csv(self) -> Path:
         return self.work_dir / LABELED_CSV
+
+    @property
+    def ratings(self) -> Path:
+        return self.work_dir / RATINGS_CSV
 
     @property
     def model_dir(self) -> Path:

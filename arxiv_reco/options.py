@@ -27,17 +27,19 @@ from dataclasses import MISSING, Field, field, fields, replace
 
 def option(default, help: str, *, minimum: float | None = None, maximum: float | None = None,
            choices: tuple | None = None, flag: str | None = None, short: str | None = None,
-           metavar: str | None = None, cli: bool = True, file: bool = True, words: str | None = None) -> Field:
+           metavar: str | None = None, cli: bool = True, file: bool = True, words: str | None = None,
+           parse=None) -> Field:
     """A dataclass field with what the command line, a settings file and the docs need to know.
 
     ``flag``: the flag's name if not ``--field-name``; ``short``: e.g. ``-k``; ``cli``/``file``:
     whether a flag / a file key exists for it; ``words``: how the docs write the default when it is
-    None or computed ("the index's newest paper, minus 3 days").
+    None or computed ("the index's newest paper, minus 3 days"); ``parse``: turns a text value into
+the field's own form or raises ValueError (e.g. :func:`arxiv_reco.dates.day`).
 
     >>> k: int = option(10, "papers per interest", minimum=1, short="-k")
     """
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices, "flag": flag, "short": short,
-            "metavar": metavar, "cli": cli, "file": file, "words": words}
+            "metavar": metavar, "cli": cli, "file": file, "words": words, "parse": parse}
     return field(default=default, metadata=meta)
 
 
@@ -87,6 +89,11 @@ def coerce(name: str, value, hint, meta: Mapping, where: str = ""):
     out = _as(value, allowed)
     if out is _NO:
         raise ValueError(f"{at}{name} must be {_describe(allowed, nullable)}, not {_show(value)}")
+    if meta.get("parse") and isinstance(out, str):
+        try:
+            out = meta["parse"](out)
+        except ValueError as e:
+            raise ValueError(f"{at}{name}: {e}") from None
     choices = meta.get("choices")
     items = out if isinstance(out, tuple) else (out,)
     if choices and any(v not in choices for v in items):

@@ -4,21 +4,24 @@ The protocol (docs/quality.md has the figures):
 - labels: for each seed, 3,000 anchored pairs of the bundled 1,990-paper sample, scored by the
   offline teacher all-mpnet-base-v2 reading 256 tokens (`label_pairs_teacher`, the real code
   path); "rubric" recipes get the same scores mapped onto the rubric's anchors and marked as
-  Gemini's, with no teacher to distil (what a Gemini user has);
+  Gemini's (what a Gemini user has), trained with the teacher distilled beside them ("gemini",
+  the default for them when the teacher is installed), with distillation alone and no pair loss
+  ("distil-only": what the labels add on top of it), or with no teacher ("rubric");
 - the fresh corpus: `--fresh` (default ../shared/data/arxiv_fresh_15k.jsonl, 14,995 real 2026
   papers disjoint from the sample), shuffled once (seed 12345) into 3,000 evaluation papers and a
   distillation pool of the rest; no evaluation paper is ever trained on or distilled;
 - each recipe is a `Recipe` value (RECIPES below), trained by `finetune` on the sample's labels,
   the pool's first N papers offered for distillation when the recipe asks (`distill_papers`);
 - one `measure` per seed: TF-IDF, the base model, the teacher and every recipe's model, all reading
-  256 tokens, on the 3,000 fresh papers (same-primary-category retrieval among themselves, graded
-  by arXiv's categories) and on the sample's test pairs; each gain is the paired difference to the
+  256 tokens, on the 3,000 fresh papers (retrieval among themselves, graded by arXiv's categories;
+  and under the stricter relevance beside it, the same primary category only) and on the sample's
+  test pairs; each gain is the paired difference to the
   base over the same queries, with its bootstrap 95% interval; a second table pairs each recipe
   with the default. The teacher's encodings are cached (`--prepare` makes them: about 2 hours of
   2 CPU cores, minutes on a GPU) and reported apart from training time.
 
     python bench/quality.py --prepare                       # the teacher's vectors, once
-    python bench/quality.py --seeds 0,1 --recipes previous-projected,default,distil-5k,rubric
+    python bench/quality.py --seeds 0,1 --recipes gemini,distil-only --against distil-only  # what labels add
     python bench/quality.py --smoke                         # CI: tiny sizes, MiniLM as its own teacher
 """
 
@@ -43,8 +46,8 @@ EVAL_PAPERS = 3000
 SPLIT_SEED = 12345
 READS = 256  # every model is measured reading this many tokens
 
-# On 2 CPU cores without bf16 a run at the full 256 tokens takes hours: the recipes train on 128
-# tokens and the saved models read 256 (the same 256 the base and the teacher read).
+# On 2 CPU cores a run at the full 256 tokens takes hours: the recipes train on 128 tokens (what `train`
+# does on a CPU by itself now) and the saved models read 256 (the same 256 the base and the teacher read).
 CPU = DEFAULT.but(train_seq_length=128)
 # `replace`, not `but`, where a recipe sets project=None (the projection fitted when there are papers
 # enough): `but` reads a None as "keep the field"
@@ -57,9 +60,12 @@ RECIPES = {
     "distil-10k": ("teacher", replace(CPU, distill_papers=10000, project=None)),
     "default-wise": ("teacher", CPU.but(interpolate="auto")),
     "default-freeze3": ("teacher", CPU.but(freeze_layers=3)),
-    "rubric": ("rubric", CPU),  # Gemini-scale labels, no teacher: the pairs three times
-    "rubric-wise": ("rubric", CPU.but(interpolate="auto")),
-    "rubric-gentle": ("rubric", CPU.but(epochs=1, learning_rate=2e-5)),
+    # Gemini-scale labels (the teacher's mapped onto the rubric, marked as Gemini's): what a Gemini user trains on
+    "gemini": ("rubric", CPU),  # the default for them: the pair loss on the labels + the teacher distilled beside
+    "distil-only": ("rubric", CPU.but(pair_loss="none")),  # the teacher distilled over the same papers, no labels
+    "rubric": ("rubric", CPU.but(distill=False)),  # the labels alone, no teacher: the pairs three times
+    "rubric-wise": ("rubric", CPU.but(distill=False, interpolate="auto")),
+    "rubric-gentle": ("rubric", CPU.but(distill=False, epochs=1, learning_rate=2e-5)),
 }
 
 RUBRIC = [(0.10, 0.0), (0.20, 0.1), (0.30, 0.2), (0.40, 0.3), (0.55, 0.5), (0.70, 0.7)]  # cosine < t -> anchor
@@ -150,7 +156,7 @@ def labels_for(seed: int, sample: pd.DataFrame, n_pairs: int, teacher: str, work
 
 def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work: Path) -> list[dict]:
     from arxiv_reco.training.evaluate import format_comparison, measure
-    from arxiv_reco.training.train import extra_papers, finetune
+    from arxiv_reco.training.train import device_and_precision, extra_papers, finetune
     from arxiv_reco.vectors.models import load_model
 
     t = time.perf_counter()
@@ -159,6 +165,7 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
     models = {"tfidf": "tfidf", "base": load_model(args.base, max_seq_length=READS),
               "teacher": load_model(args.teacher, max_seq_length=READS)}
     runs, seen = [], set()
+    device = device_and_precision()[0]
     for name in recipes:
         kind, recipe = RECIPES[name]
         data = as_rubric(labels) if kind == "rubric" else labels
@@ -166,13 +173,17 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
         model_dir = work / f"model_{name}_{seed}"
         t = time.perf_counter()
         extra = len(extra_papers(papers, data, recipe, seed))
-        reused = finished(model_dir, recipe.resolve(teacher=kind == "teacher", anchored=True, extra_papers=extra), seed)
+        # the teacher beside Gemini-scale labels, named (finetune would find it installed by itself)
+        teacher = args.teacher if kind == "rubric" and recipe.distill is not False else None
+        resolved = recipe.resolve(teacher=kind == "teacher" or teacher is not None, anchored=True, extra_papers=extra,
+                                  scale="cosine" if kind == "teacher" else "rubric", device=device)
+        reused = finished(model_dir, resolved, seed)
         if not reused:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # evaluate=False: one measure() below evaluates every recipe on the same queries
                 finetune(data, papers, recipe, base_model=args.base, output_dir=model_dir, seed=seed,
-                         progress=False, evaluate=False)
+                         progress=False, evaluate=False, teacher=teacher)
         seconds = time.perf_counter() - t
         seen |= set((model_dir / "trained_on.txt").read_text().split())
         models[name] = load_model(model_dir, max_seq_length=READS)
@@ -188,8 +199,8 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
               f"interpolation {meta['interpolation']}", flush=True)
     ev = measure(models, sample, labels, corpus=evaluation, seen=seen, cache=True)  # the teacher's are cached
     table = ev.table
-    cols = [c for c in ("spearman", "fresh_ndcg@10", "fresh_map@10", "category_ndcg@10", "unrelated_cos_std")
-            if c in table.columns]
+    cols = [c for c in ("spearman", "fresh_ndcg@10", "fresh_primary_ndcg@10", "fresh_map@10", "category_ndcg@10",
+                        "unrelated_cos_std") if c in table.columns]
     print(f"\nseed {seed}: {int(table.loc['base', 'fresh_queries']):,} fresh queries, "
           f"{int(table.loc['base', 'test_pairs'])} test pairs, "
           f"{int(table.loc['base', 'category_queries'])} held-out sample papers")
@@ -197,18 +208,19 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
     variants = [m for m in models if m not in ("tfidf", "base", "teacher")]
     against_base = ev.compare("base", models=["teacher", "tfidf", *variants])
     print(format_comparison(against_base).to_string(index=False))
-    if "default" in recipes and len(variants) > 1:
-        print(format_comparison(ev.compare("default", models=[v for v in variants if v != "default"])).to_string(index=False))
+    against = args.against if args.against in recipes else None  # the recipe every other one is paired with
+    if against and len(variants) > 1:
+        print(format_comparison(ev.compare(against, models=[v for v in variants if v != against])).to_string(index=False))
     out = []
     for r in runs + [{"seed": seed, "recipe": m} for m in ("tfidf", "base", "teacher")] + [
             {"seed": seed, "recipe": m} for m in variants if m.endswith("no projection")]:
         r.update({c: float(table.loc[r["recipe"], c]) for c in cols})
         for _, row in against_base[against_base["model"] == r["recipe"]].iterrows():
             r[f"d_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4), round(row["ci_high"], 4)]
-        if "default" in recipes and r["recipe"] in variants and r["recipe"] != "default":
-            vs = ev.compare("default", models=[r["recipe"]])
+        if against and r["recipe"] in variants and r["recipe"] != against:
+            vs = ev.compare(against, models=[r["recipe"]])
             for _, row in vs.iterrows():
-                r[f"vs_default_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4),
+                r[f"vs_{against}_{row['metric']}"] = [round(row["diff"], 4), round(row["ci_low"], 4),
                                                     round(row["ci_high"], 4)]
         out.append(r)
     return out
@@ -217,7 +229,8 @@ def run_seed(seed: int, recipes: list[str], sample, evaluation, pool, args, work
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--recipes", default="default,distil-5k,rubric")
+    ap.add_argument("--recipes", default="default,gemini,distil-only,rubric")
+    ap.add_argument("--against", default="default", help="pair every other recipe with this one (when it runs)")
     ap.add_argument("--pairs", type=int, default=3000)
     ap.add_argument("--fresh", default=str(FRESH), help="the fresh corpus (Kaggle JSON Lines)")
     ap.add_argument("--eval-papers", type=int, default=EVAL_PAPERS)
@@ -239,8 +252,10 @@ def main() -> None:
         sample, fresh = sample.iloc[:120].reset_index(drop=True), sample.iloc[120:240].reset_index(drop=True)
         smoke = DEFAULT.but(epochs=1, max_seq_length=32, batch_size=8)
         RECIPES.update({"default": ("teacher", smoke.but(distill_papers=40)),
-                        "rubric": ("rubric", smoke.but(interpolate="auto"))})
-        args.recipes = "default,rubric"
+                        "gemini": ("rubric", smoke.but(distill_papers=40)),
+                        "distil-only": ("rubric", smoke.but(distill_papers=40, pair_loss="none")),
+                        "rubric": ("rubric", smoke.but(distill=False, interpolate="auto"))})
+        args.recipes = "default,gemini,distil-only,rubric"
         evaluation, pool = fresh.iloc[:60].reset_index(drop=True), fresh.iloc[60:].reset_index(drop=True)
     else:
         fresh_file = Path(args.fresh)
@@ -248,13 +263,14 @@ def main() -> None:
             raise SystemExit(f"no fresh corpus at {fresh_file}; pass --fresh FILE (Kaggle JSON Lines, disjoint "
                              "from the sample)")
         evaluation, pool = fresh_split(fresh_file, sample, args.eval_papers)
-    if args.prepare:
-        prepare(args.teacher, sample, evaluation, pool)
-        return
     recipes = args.recipes.split(",")
     unknown = [r for r in recipes if r not in RECIPES]
     if unknown:
         raise SystemExit(f"unknown recipe(s) {unknown}; known: {', '.join(RECIPES)}")
+    if args.prepare:  # the pool's papers that these recipes distil, not the whole pool
+        needed = max(len(with_pool(sample, pool, RECIPES[r][1].distill_papers or 0)) for r in recipes) - len(sample)
+        prepare(args.teacher, sample, evaluation, pool.head(needed))
+        return
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
         results += run_seed(seed, recipes, sample, evaluation, pool, args, work)

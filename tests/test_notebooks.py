@@ -52,7 +52,7 @@ def test_the_three_notebooks_run_end_to_end(tmp_path, monkeypatch):
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
         monkeypatch.setenv("GEMINI_API_KEY", KEY)
         nb1 = run("01_label_pairs_with_gemini.ipynb", {
-            "N_PAPERS": 150, "N_PAIRS": 60, "LABELER": "gemini", "WORK_DIR": str(work)}, tmp_path)
+            "N_PAPERS": 150, "N_PAIRS": 60, "LABELER": "gemini", "WORK_DIR": str(work), "RATE_PAIRS": 0}, tmp_path)
         asked = set(fake.requested_pairs())
         # the default anchored pairs: one request scores an anchor against all its partners
         assert len(asked) == 60 and len(fake.log) < 30

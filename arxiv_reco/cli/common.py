@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import load_settings
+from ..dates import FORMS, day_arg
 
 
 def print_df(df) -> None:
@@ -31,16 +32,35 @@ def print_comparison(comparison) -> None:
         print_df(format_comparison(comparison))
 
 
-def print_frame(df, fmt: str) -> None:
+def clip(text, n: int) -> str:
+    """``text`` cut to ``n`` characters, an ellipsis saying where it was cut.
+
+    >>> clip("A very long title", 8)
+    'A very …'
+    """
+    text = "" if text is None else str(text)
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def print_frame(df, fmt: str, empty: str = "no papers match") -> None:
+    """Papers as a table, JSON or CSV; no papers is one line in each format (``[]``, the CSV's header,
+    or ``empty``), never an error: a quiet day is an ordinary day."""
     if fmt == "json":
-        print(df.to_json(orient="records", indent=1))
+        print(df.to_json(orient="records", indent=1) if len(df) else "[]")
     elif fmt == "csv":
         print(df.to_csv(index=False), end="")
+    elif not len(df):
+        print(empty)
     else:
-        print_df(df.drop(columns=["authors"]).assign(title=df["title"].str.slice(0, 70)))
+        table = df.drop(columns=["authors"], errors="ignore")
+        print_df(table.assign(**{c: table[c].map(lambda t, n=n: clip(t, n)) for c, n in CLIPS.items()
+                                 if c in table.columns}))
+
+
+CLIPS = {"title": 70, "because": 60}  # a table's widest columns, cut (with an ellipsis) to fit a terminal
 
 
 def filter_args(s: argparse.ArgumentParser, categories_help: str) -> None:
     s.add_argument("--categories", help=categories_help)
-    s.add_argument("--since", help="update_date >= YYYY-MM-DD")
-    s.add_argument("--until", help="update_date <= YYYY-MM-DD")
+    s.add_argument("--since", type=day_arg, metavar="DATE", help=f"update_date on or after this day: {FORMS}")
+    s.add_argument("--until", type=day_arg, metavar="DATE", help="update_date on or before this day")

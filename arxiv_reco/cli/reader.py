@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import filter_args, print_frame, settings_for
+from ..dates import FORMS, day_arg
+from .common import clip, filter_args, print_frame, settings_for
 
 
 def _api(settings, pace: float | None = None, timeout: float | None = None):
@@ -73,18 +74,16 @@ def _print_digest(df, fmt: str) -> None:
     from ..reader.digest import because_text
 
     if fmt == "json":
-        print(df.to_json(orient="records", indent=1))
+        print(df.to_json(orient="records", indent=1) if len(df) else "[]")
         return
-    df = df.assign(because=df["because"].map(because_text))
-    if fmt == "csv":
-        print(df.to_csv(index=False), end="")
-    else:
-        print_frame(df.assign(because=df["because"].str.slice(0, 60)), fmt)
+    print_frame(df.assign(because=df["because"].map(because_text).astype(object)), fmt,
+                empty="nothing new above your bar in this window")
 
 
 def cmd_feed(args) -> int:
     from ..index.paper_index import PaperIndex
-    from ..reader.digest import default_since, digest
+    from ..reader.digest import NO_WORDS, default_since, digest
+    from ..reader.digest_options import DigestOptions
     from ..reader.update import abstract_lookup
 
     settings = settings_for(args)
@@ -97,13 +96,19 @@ def cmd_feed(args) -> int:
     _complete(profiles, index, path, args, settings, say)
     if index.bad_dates:
         say(f"note: {index.bad_dates:,} papers in the index have an impossible update_date (treated as missing)")
+    if index.words is None:
+        say(NO_WORDS)
     since = args.since or default_since(index)
-    df = digest(index, profiles, since=since, until=args.until, k=args.k, method=args.method,
-                categories=args.categories, include=args.include or (), exclude=args.exclude or (),
-                authors=args.author or (), abstracts=abstract_lookup(None, path))
+    options = DigestOptions(since=since, k=args.k, method=args.method, include=tuple(args.include or ()),
+                            exclude=tuple(args.exclude or ()), author=tuple(args.author or ()), bar=args.bar,
+                            near_miss=args.near_miss)
+    df = digest(index, profiles, options, until=args.until, categories=args.categories,
+                abstracts=abstract_lookup(None, path))
     liked = sum(len(p.liked) for p in profiles)
     say(f"{len(df)} papers since {since} ranked for {liked} liked papers in {len(profiles)} "
         f"interest{'s' * (len(profiles) != 1)} ({args.method})")
+    for name in df.attrs.get("quiet", []):
+        say(f"{name}: nothing above your bar (--bar {args.bar:g}); --near-miss shows the nearest paper below it")
     _print_digest(df, args.format)
     return 0
 
@@ -142,7 +147,7 @@ def cmd_daily(args) -> int:
             from ..reader.digest import because_text
 
             for e in report.entries:
-                print(f"  [{e['profile']}] {e['title'][:80]} {e['url']}\n      {because_text(e['because'])}")
+                print(f"  [{e['profile']}] {clip(e['title'], 80)} {e['url']}\n      {because_text(e['because'])}")
     return 0
 
 
@@ -193,8 +198,9 @@ def add_commands(sub) -> None:
     s = sub.add_parser("update", help="add the arXiv listings since the index's newest paper to the index")
     s.add_argument("--index", help="default: <work dir>/index")
     s.add_argument("--categories", required=True, help="e.g. 'cs.CL,cs.IR' (cross-lists count)")
-    s.add_argument("--since", help="submitted on or after YYYY-MM-DD (default: the index's newest paper, minus 3 days)")
-    s.add_argument("--until", help="submitted on or before YYYY-MM-DD (default: today)")
+    s.add_argument("--since", type=day_arg, metavar="DATE",
+                   help=f"submitted on or after this day, {FORMS} (default: the index's newest paper, minus 3 days)")
+    s.add_argument("--until", type=day_arg, metavar="DATE", help="submitted on or before this day (default: today)")
     s.add_argument("--page-size", type=int, default=200, help="results per request (arXiv allows up to 2000)")
     _api_args(s)
     _model_args(s)
@@ -208,8 +214,13 @@ def add_commands(sub) -> None:
     s.add_argument("-k", type=int, default=20, help="papers per interest")
     filter_args(s, "only these categories, e.g. 'cs.CL,cs.IR'")
     s.add_argument("--method", choices=["svm", "mean"], default="svm",
-                   help="svm: a linear SVM on the library's embeddings (arxiv-sanity-lite's; measured better, "
-                        "bench/feed.py); mean: the mean of the liked vectors")
+                   help="svm: a linear SVM over the papers' words, people and meaning (arxiv-sanity-lite's method; "
+                        "measured better, bench/feed.py); mean: the mean of the liked vectors")
+    s.add_argument("--bar", type=float, default=50.0, metavar="SCORE",
+                   help="shown from this score on, 0-100 (0: a typical paper, 100: as close as your own papers; "
+                        "0 shows the best -k whatever they score)")
+    s.add_argument("--near-miss", action="store_true", help="an interest with nothing above the bar shows its best "
+                                                            "paper below it")
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
     _api_args(s)
     _model_args(s)
@@ -222,7 +233,8 @@ def add_commands(sub) -> None:
     s.add_argument("--reading-list", help="where likes are kept (default: reading_list.json beside the index)")
     s.add_argument("--port", type=int, help="default: 7860 or the next free one")
     s.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to open the page to your network")
-    s.add_argument("--since", help="'New for you' from this date (default: the week before the newest paper)")
+    s.add_argument("--since", type=day_arg, metavar="DATE",
+                   help="'New for you' from this day (default: the week before the newest paper)")
     s.add_argument("-k", type=int, default=10, help="cards per list")
     s.add_argument("--method", choices=["svm", "mean"], default="svm")
     _api_args(s)

@@ -71,7 +71,8 @@ def cmd_label(args) -> int:
         summary = label_pairs_teacher(pairs, store, settings.teacher_model, settings,
                                       max_seq_length=args.teacher_max_seq)
         print(summary)
-        labels = export_labels(store, pairs, out, model=summary.model, prompt_version=summary.prompt_version)
+        labels = export_labels(store, pairs, out, model=summary.model, prompt_version=summary.prompt_version,
+                               gold=_gold(settings))
         print(f"wrote {len(labels):,} labelled pairs to {out}")
         return 0 if not summary.remaining else 1
     cfg = label_config(settings, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, timeout=args.timeout,
@@ -85,7 +86,8 @@ def cmd_label(args) -> int:
         summary = label_pairs(pairs, store, cfg, settings)
     print(summary)
     # the summary's version: the run settled the prompt layout for these pairs (anchored or not)
-    labels = export_labels(store, pairs, out, model=summary.model, prompt_version=summary.prompt_version)
+    labels = export_labels(store, pairs, out, model=summary.model, prompt_version=summary.prompt_version,
+                           gold=_gold(settings))
     print(f"wrote {len(labels):,} labelled pairs to {out}")
     if not len(labels):
         print("no pair has a label yet: run the same command again", file=sys.stderr)
@@ -95,6 +97,64 @@ def cmd_label(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_rate(args) -> int:
+    from ..labels.rating import pairs_to_rate, rate_in_terminal
+    from ..pairs.sampling import read_pairs
+
+    settings = settings_for(args)
+    pairs = read_pairs(args.pairs or settings.pairs)
+    papers = _papers_if_any(args.papers, settings)
+    ratings = rate_in_terminal(pairs_to_rate(pairs, args.n, args.seed), args.out or settings.ratings, papers)
+    print(f"next: label the pairs (arxiv-reco label), then compare: arxiv-reco audit --ratings "
+          f"{args.out or settings.ratings}" if len(ratings) else "no pair rated")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from ..labels.audit import audit_labels, labellers_in
+    from ..labels.rating import read_ratings
+    from ..pairs.sampling import read_pairs
+
+    settings = settings_for(args)
+    pairs = read_pairs(args.pairs or settings.pairs)
+    labellers = labellers_in(args.store or settings.label_store, pairs)
+    if args.labeller:
+        missing = [n for n in args.labeller if n not in labellers]
+        if missing:
+            raise ValueError(f"no labels from {missing} in the store; it holds {sorted(labellers)}")
+        labellers = {n: labellers[n] for n in args.labeller}
+    report = audit_labels(read_ratings(args.ratings or settings.ratings), labellers, pairs, planned=args.planned,
+                          batch=not args.online, settings=settings)
+    print(report)
+    for name, table in report.disagreements.items():
+        print(f"\nwhere you and {name} disagree most:")
+        print_df(table)
+    if args.plot:
+        from ..artifacts import save_figure
+
+        save_figure(report.plot().figure, args.plot)
+        print(f"\nplot: {args.plot}")
+    return 0
+
+
+def _papers_if_any(path, settings):
+    from ..papers.files import read_papers
+
+    path = path or (settings.papers if settings.papers.exists() else None)
+    return read_papers(path) if path else None
+
+
+def _gold(settings):
+    """The person's ratings in the work folder, when there are any: those pairs never train."""
+    from ..labels.rating import read_ratings
+
+    if not settings.ratings.exists():
+        return None
+    print(f"the {len(read_ratings(settings.ratings))} pairs you rated in {settings.ratings} are kept out of the "
+          "training labels (they are what labels are audited against)")
+    return settings.ratings
 
 
 def _recipe(args):
@@ -280,6 +340,25 @@ def add_commands(sub) -> None:
     s.add_argument("--teacher-max-seq", type=int, help="tokens the teacher reads per paper (default: its own)")
     s.set_defaults(func=cmd_label)
 
+    s = sub.add_parser("rate", help="rate a few pairs yourself: the gold set labels are audited against")
+    s.add_argument("--pairs", help="pairs.csv from `arxiv-reco pairs`; default: <work dir>/pairs.csv")
+    s.add_argument("--n", type=int, default=40, help="pairs to rate, drawn evenly over their TF-IDF cosine")
+    s.add_argument("--out", help="the ratings file (resumed where it stopped); default: <work dir>/my_ratings.csv")
+    s.add_argument("--papers", help="the corpus, to show each paper's categories (default: <work dir>/papers.parquet)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_rate)
+
+    s = sub.add_parser("audit", help="each labeller in the store against your ratings: agreement, cost, disagreements")
+    s.add_argument("--ratings", help="default: <work dir>/my_ratings.csv")
+    s.add_argument("--store", help="the label store; default: <work dir>/labels.sqlite")
+    s.add_argument("--pairs", help="pairs.csv (titles, and the cost of labelling them); default: <work dir>/pairs.csv")
+    s.add_argument("--labeller", action="append", help="only this labeller (a model name as the audit lists it; "
+                                                       "repeatable)")
+    s.add_argument("--planned", type=int, help="pairs you plan to label, for the cost (default: all of --pairs)")
+    s.add_argument("--online", action="store_true", help="online prices (default: the Batch API's, half)")
+    s.add_argument("--plot", help="save agreement against cost as a PNG here")
+    s.set_defaults(func=cmd_audit)
+
     from ..training.recipe import DEFAULT, PAIR_LOSSES
     from ..training.train import HOLDOUT
 
@@ -299,7 +378,7 @@ def add_commands(sub) -> None:
     s.add_argument("--learning-rate", type=float, help=f"default: {DEFAULT.learning_rate:g}")
     s.add_argument("--max-seq-length", type=int, help=f"tokens the saved model reads (default: {DEFAULT.max_seq_length})")
     s.add_argument("--train-seq-length", type=int,
-                   help="train on fewer tokens than the model reads; 128: ~3x faster on a CPU (default: all)")
+                   help="train on fewer tokens than the model reads (default: 128 on a CPU, ~3x faster; all on a GPU)")
     s.add_argument("--distill-papers", metavar="N|all", help="also distil the teacher over N unpaired papers of "
                    f"--papers, or all of them but the {HOLDOUT:.0%}% kept unseen (default: {DEFAULT.distill_papers:,}; 0: the "
                    "training papers only)")

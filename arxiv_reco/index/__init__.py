@@ -12,4 +12,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "IndexMismatchError": "paper_index",
     "PaperIndex": "paper_index",
     "index_papers": "build",
+    "WordIndex": "words",
 })

@@ -53,7 +53,11 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
                 raise IndexMismatchError(f"{e} (or pass rebuild=True / --rebuild to re-encode everything with this "
                                          "model; the old index stays until the new one is complete)") from None
     fresh = index is None
+    counted = False
     if not fresh:
+        if index.words is None:  # an index from before 0.3: its words and people counted now, once
+            index.count_words(papers)
+            counted = True
         added = index.add(papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt, devices=devices)
     else:
         index = PaperIndex.build(model, papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt,
@@ -62,7 +66,7 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
     wants_ann = faiss if faiss is not None else len(index) > FAISS_AUTO_ABOVE
     if wants_ann and not index.has_ann:
         index.build_ann(ann)
-    elif not fresh and not added:
+    elif not fresh and not added and not counted:
         return index, 0  # nothing new: the saved index stays exactly as it was
     index.save(out)
     drop_checkpoint(ckpt)

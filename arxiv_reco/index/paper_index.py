@@ -37,6 +37,7 @@ from ..papers.corpus import (
 from ..vectors.backends import torch_model
 from ..vectors.embed import encode, model_fingerprint, probe_fingerprint
 from .search import BLOCK, ann_candidates, exact_candidates
+from .words import WordIndex
 
 META_COLUMNS = ["id", "title", "authors", "primary_category", "categories", "update_date"]
 FAISS_AUTO_ABOVE = 1_000_000
@@ -49,12 +50,16 @@ class IndexMismatchError(ValueError):
 class PaperIndex:
     """Embeddings + metadata of a corpus, and the searches over them."""
 
-    def __init__(self, embeddings: np.ndarray, meta: pd.DataFrame, info: dict, model=None):
+    def __init__(self, embeddings: np.ndarray, meta: pd.DataFrame, info: dict, model=None,
+                 words: WordIndex | None = None):
         if len(embeddings) != len(meta):
             raise ValueError(f"{len(embeddings)} embeddings for {len(meta)} papers")
+        if words is not None and len(words) != len(meta):
+            raise ValueError(f"word counts of {len(words)} papers for {len(meta)} papers")
         self.embeddings = embeddings
         self.meta = meta.reset_index(drop=True)
         self.info = info
+        self.words = words  # the papers' words and people (index/words.py); None in an index from before 0.3
         self._model = model
         self._faiss = None
         self._rebuild_lookups()
@@ -147,7 +152,7 @@ class PaperIndex:
                 "max_seq_length": getattr(model, "max_seq_length", None),
                 "text_recipe": TEXT_RECIPE,
                 "dim": int(emb.shape[1]) if emb.ndim == 2 else 0, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        return cls(emb, _meta(papers), info, model)
+        return cls(emb, _meta(papers), info, model, WordIndex.build(papers))
 
     def add(self, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True,
             checkpoint: str | Path | None = None, devices: Sequence[str] | None = None) -> int:
@@ -162,10 +167,21 @@ class PaperIndex:
         emb = _encode(self.model, new, batch_size, show_progress, checkpoint, self.encoder, devices)
         self.embeddings = np.concatenate([np.asarray(self.embeddings), emb])
         self.meta = pd.concat([self.meta, _meta(new)], ignore_index=True)
+        if self.words is not None:
+            self.words.add(new)
         self._rebuild_lookups()
         if self._faiss is not None:
             self._faiss.add(emb.astype(np.float32))
         return len(new)
+
+    def count_words(self, papers: pd.DataFrame | None = None) -> None:
+        """Count the words and people of every paper (an index from before 0.3 has none): titles and
+        authors from the index itself, abstracts from ``papers`` where it has them.
+
+        >>> index.count_words(read_papers("papers.parquet")); index.save("index/")
+        """
+        abstracts = dict(zip(papers["id"].astype(str), papers["abstract"].astype(str))) if papers is not None else {}
+        self.words = WordIndex.build(self.meta.assign(abstract=[abstracts.get(str(i), "") for i in self.meta["id"]]))
 
     @property
     def encoder(self) -> str:
@@ -228,6 +244,9 @@ class PaperIndex:
                 import faiss
 
                 faiss.write_index(self._faiss, str(tmp / "faiss.index"))
+            if self.words is not None:
+                self.words.compact()
+                self.words.save(tmp / "words")  # the unchanged shards linked, not copied
             # written last: a folder with index.json is a complete index
             (tmp / "index.json").write_text(json.dumps(dict(self.info, count=len(self)), indent=1))
         return path
@@ -247,7 +266,8 @@ class PaperIndex:
         emb = np.load(path / "embeddings.npy", mmap_mode="c" if mmap else None)
         meta = pd.read_parquet(path / "meta.parquet")
         meta["categories"] = meta["categories"].map(lambda s: str(s).split())
-        index = cls(emb, meta, info)
+        words = WordIndex.load(path / "words") if (path / "words" / "words.json").exists() else None
+        index = cls(emb, meta, info, words=words)
         if model is not None:
             from ..vectors.models import load_model
 

@@ -2,7 +2,9 @@
 exported as my_labeled_training_data.csv.
 
     summary = label_pairs(pairs, "labels.sqlite", label_config(settings))
-    labels = export_labels("labels.sqlite", pairs, "my_labeled_training_data.csv")
+    labels = export_labels("labels.sqlite", pairs, "my_labeled_training_data.csv", gold="my_ratings.csv")
+    Rater(pairs_to_rate(pairs, n=40), "my_ratings.csv").widget     # your own ratings: the gold set
+    print(audit_labels(read_ratings("my_ratings.csv"), labellers_in("labels.sqlite"), pairs))
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "label_config": "labeling",
     "plan_labeling": "labeling",
     "read_labels": "labeling",
-    "validate_labels": "labeling",
     "alabel_pairs": "gemini",
     "label_pairs": "gemini",
     "label_pairs_batch": "batch",
     "label_pairs_teacher": "teacher",
     "LabelStore": "store",
     "PromptSpec": "prompts",
+    "Rater": "rating",
+    "pairs_to_rate": "rating",
+    "read_ratings": "rating",
+    "audit_labels": "audit",
+    "labellers_in": "audit",
 })

@@ -244,12 +244,14 @@ def format_plan(plan: dict) -> str:
 
 # ---- my_labeled_training_data.csv ------------------------------------------------------------------
 def export_labels(store: str | os.PathLike | LabelStore, pairs, out: str | os.PathLike, model: str | None = None,
-                  prompt_version: str | None = None):
+                  prompt_version: str | None = None, gold: str | os.PathLike | Iterable[str] | None = None):
     """Write my_labeled_training_data.csv (replaced atomically): every pair of ``pairs`` that has a
-    score in the store, with the texts every model reads. With several (model, prompt_version)
-    in the store, name the one to export: labels of different prompts are never mixed silently.
+    score in the store, with the texts every model reads, less the pairs of ``gold`` (a person's
+    ratings file, or pair ids: what labels are audited against never trains). With several (model,
+    prompt_version) in the store, name the one to export: labels of different prompts are never
+    mixed silently.
 
-    >>> labels = export_labels("labels.sqlite", pairs, "my_labeled_training_data.csv")
+    >>> labels = export_labels("labels.sqlite", pairs, "my_labeled_training_data.csv", gold="my_ratings.csv")
     """
     import pandas as pd
 
@@ -259,6 +261,11 @@ def export_labels(store: str | os.PathLike | LabelStore, pairs, out: str | os.Pa
     st = store if isinstance(store, LabelStore) else LabelStore(store)
     scores = st.scores(model, prompt_version)
     df = pairs.merge(scores, on="pair_id", how="inner")
+    if gold is not None:
+        from .rating import read_ratings
+
+        held = set(read_ratings(gold)["pair_id"]) if isinstance(gold, str | os.PathLike) else set(gold)
+        df = df[~df["pair_id"].isin(held)]
     if "anchor" not in df.columns:  # pairs from before anchored sampling
         df["anchor"] = ""
     df["text_a"], df["text_b"] = pair_texts(df)

@@ -23,6 +23,23 @@ def teacher_version(max_seq_length: int) -> str:
     return f"teacher-clip-cos|max_seq={max_seq_length}|{TEXT_RECIPE}"
 
 
+def installed_teacher(settings: Settings | None = None) -> str | None:
+    """The settings' teacher model when it can be loaded here (a folder, the Hub, the Hugging Face
+    cache, or an installed copy: the ``[teacher]`` extra), else None.
+
+    >>> installed_teacher()
+    'sentence-transformers/all-mpnet-base-v2'
+    """
+    from ..vectors.models import resolve_model
+
+    name = (settings or load_settings()).teacher_model
+    try:
+        resolve_model(name)
+    except (OSError, ValueError):  # nowhere to load it from, or not even a model's name
+        return None
+    return name
+
+
 def teacher_of(labels) -> tuple[str, int | None] | None:
     """(teacher model, tokens it read per paper) when every label came from one offline teacher,
     as the labels file's ``labeler``, ``model`` and ``reads`` columns say; else None. ``reads`` is

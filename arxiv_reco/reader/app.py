@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .digest import DEFAULT_METHOD, because_text, default_since, explain, feed
+from .digest import DEFAULT_METHOD, because_text, default_since, feed
 from .library import (
     Library,
     complete_library,
@@ -211,13 +211,19 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
                                     elem_id="new-heading")
                         return
                     try:
-                        df = feed(index, liked, seed.disliked + p["disliked"], since=since, k=k, method=method)
+                        df = feed(index, liked, seed.disliked + p["disliked"], since=since, k=k, method=method,
+                                  abstracts=abstracts)
                     except ValueError as e:  # e.g. no liked paper is in the index
                         gr.Markdown(str(e), elem_id="new-heading")
                         return
-                    gr.Markdown(f"{_n(len(df), 'paper')} since {since}, ranked for your {_n(len(liked), 'liked paper')} "
-                                f"({method})", elem_id="new-heading")
-                    why = {pid: because_text(explain(index, pid, liked)) for pid in df["id"]}
+                    above = "above your bar, " if len(df) else "above your bar "
+                    gr.Markdown(f"{_n(len(df), 'paper')} since {since} {above}ranked for your "
+                                f"{_n(len(liked), 'liked paper')} ({method})", elem_id="new-heading")
+                    if not len(df):
+                        gr.Markdown("Nothing new reaches your bar yet: like a few more papers to sharpen it.",
+                                    elem_id="new-empty")
+                    why = {pid: f"score {score:.0f} · {because_text(b)}"
+                           for pid, score, b in zip(df["id"], df["score"], df["because"])}
                     cards(df["id"].tolist(), p, "new", why)
 
             with gr.Tab("Reading list", id="list", elem_id="tab-list"):

@@ -26,7 +26,7 @@ from ..config import load_settings
 from ..index.paper_index import PaperIndex
 from ..papers.corpus import abs_url, clean, clean_category, clean_id
 from .atom import check_atom_target, write_atom
-from .digest import default_since, digest
+from .digest import NO_WORDS, default_since, digest
 from .digest_options import OVERLAP_DAYS, DigestOptions
 from .library import complete_library
 from .mail import TIMEOUT as MAIL_TIMEOUT
@@ -46,6 +46,8 @@ class DailyReport:
     emailed: str | None = None  # the address the digest went to
     atom: Path | None = None
     dry_run: bool = False
+    window: int = 0  # new papers in the window, before ranking
+    below_bar: list[str] = field(default_factory=list)  # interests with nothing above their bar
 
     @property
     def quiet(self) -> bool:
@@ -53,15 +55,20 @@ class DailyReport:
 
     def __str__(self) -> str:
         lines = [self.updated] if self.updated else []
+        sent = "nothing sent" if not self.emailed else f"a short note sent to {self.emailed}"
+        if self.quiet and not self.window:
+            lines.append(f"no new papers since {self.since} (arXiv announces none on weekends and holidays); {sent}")
+            return "\n".join(lines)
         if self.quiet:
-            lines.append(f"no new papers since {self.since} (arXiv announces none on weekends and holidays); "
-                         + ("nothing sent" if not self.emailed else f"a short note sent to {self.emailed}"))
+            lines.append(f"{self.window:,} new papers since {self.since}, none above your bar today; {sent}")
             return "\n".join(lines)
         per = {}
         for e in self.entries:
             per[e["profile"]] = per.get(e["profile"], 0) + 1
         lines.append(f"{len(self.entries)} papers since {self.since}: "
                      + ", ".join(f"{n} for {p}" for p, n in per.items()))
+        if self.below_bar:
+            lines.append(f"nothing today above your bar for {', '.join(self.below_bar)}")
         if self.dry_run:
             lines.append("dry run: nothing sent, nothing remembered")
         else:
@@ -108,6 +115,8 @@ def _run(index_dir, profiles, o: DigestOptions, state: Path, day: str, model, ap
         report.updated = str(update_index(index_dir, o.categories, model=model, api=api, show_progress=False))
         say(report.updated)
     index = PaperIndex.load(index_dir, model)
+    if index.words is None:
+        say(NO_WORDS)
     # 2. the libraries' papers the index lacks
     for profile in profiles:
         if profile.load().library and len(profile.library):
@@ -115,25 +124,28 @@ def _run(index_dir, profiles, o: DigestOptions, state: Path, day: str, model, ap
     # 3. rank the window, less what went out before
     report.since = o.since or _window_start(memory, index)
     lookup = abstract_lookup(o.papers, index_dir)
-    frame = digest(index, profiles, since=report.since, k=o.k, method=o.method, include=o.include, exclude=o.exclude,
-                   authors=o.author, abstracts=lookup, skip=() if o.resend else memory.delivered())
+    frame = digest(index, profiles, o.but(since=report.since), abstracts=lookup,
+                   skip=() if o.resend else memory.delivered())
     abstracts = lookup(frame["id"].tolist()) if len(frame) else {}
     report.entries = entries(index, frame, abstracts)
+    report.window, report.below_bar = frame.attrs.get("window", 0), frame.attrs.get("quiet", [])
     if o.dry_run:
         return report
     timeout = o.timeout or MAIL_TIMEOUT
     # 4. a quiet day
     if report.quiet:
         if o.send_empty and o.email:
-            send(compose([], day, _sender(settings, o.email), o.email, note=f"No new papers since {report.since}: "
-                         "arXiv announces none on weekends and holidays."), settings, timeout)
+            note = (f"No new papers since {report.since}: arXiv announces none on weekends and holidays."
+                    if not report.window else f"{report.window:,} new papers since {report.since}, none above your "
+                    "bar today.")
+            send(compose([], day, _sender(settings, o.email), o.email, note=note), settings, timeout)
             report.emailed = o.email
         memory.ran(day)
         return report
     # 5. deliver: pending first, then the mail, then the record, then the feed made from the record
     memory.begin(day, report.entries)
     if o.email:
-        message = compose(report.entries, day, _sender(settings, o.email), o.email)
+        message = compose(report.entries, day, _sender(settings, o.email), o.email, quiet=report.below_bar)
         if o.subject:
             message.replace_header("Subject", o.subject)
         try:
@@ -166,7 +178,7 @@ def entries(index, frame, abstracts: dict[str, str]) -> list[dict]:
     a paper with id, title, url, score, profile, because, followed, authors, date, categories and
     the abstract's first sentences.
 
-    >>> compose(entries(index, digest(index, profiles), abstracts), day, sender, to)
+    >>> compose(entries(index, digest(index, profiles, options), abstracts), day, sender, to)
     """
     from .mail import first_sentences
 
@@ -181,5 +193,6 @@ def _entry(index, row, abstract: str) -> dict:
     cats = [c for c in map(clean_category, paper["categories"] if paper is not None else []) if c]
     return {"id": clean_id(row["id"]), "title": clean(str(row["title"])), "url": abs_url(row["id"]), "score": score,
             "profile": row["profile"], "because": row["because"], "followed": row["followed"],
+            "near_miss": bool(row.get("near_miss", False)),
             "authors": clean(str(row["authors"] or "")), "date": clean(str(row["date"] or "")),
             "categories": cats, "abstract": clean(abstract)}

@@ -1,27 +1,21 @@
-"""A digest: the index's recent papers ranked for a reader's interests, and why each one.
+"""A digest: the index's recent papers ranked for a reader's interests, only those above the
+reader's bar, and why each one.
 
     lib = load_library("my.bib")
-    feed(index, lib.liked, lib.disliked, since="2026-11-20", k=20)                 # linear SVM (default)
-    feed(index, lib.liked, since="2026-11-20", method="mean")                      # mean of the liked vectors
-    digest(index, profiles, since="2026-11-20", k=10, authors=["Vaswani, Ashish"], exclude=["survey"])
+    feed(index, lib.liked, lib.disliked, since="2026-11-20", k=20)            # words, people and meaning
+    feed(index, lib.liked, since="2026-11-20", method="mean")                 # the mean of the liked vectors
+    digest(index, profiles, DigestOptions(since="2026-11-20", k=10, author=("Vaswani, Ashish",)))
 
-``digest`` ranks each profile (a library, a sentence, or both) on its own, follows authors,
-filters by words, and names for every paper the library papers it is closest to (``because``).
+Each interest (a library, a sentence, or both) ranks on its own (:mod:`.rank`): ``"svm"``, one
+linear SVM over the papers' words, people and meaning (arxiv-sanity-lite's method on more than
+its words), or ``"mean"``, the cosine to the mean of the liked vectors. Neither ever returns a
+library paper (nor another version of one). A sentence alone ranks by its cosine.
 
-Two rankers, both never returning a library paper (nor another version of one):
-- ``"svm"``, arxiv-sanity-lite's: a linear SVM (scikit-learn ``LinearSVC``, balanced class
-  weights) separates the library's embeddings (positives) from the rest of the index
-  (negatives; disliked papers are explicit negatives, each weighing as much as a liked paper),
-  and candidates are ranked by its decision function. It learns which directions set the
-  library apart from everything else, so a library of several topics still ranks each well.
-- ``"mean"``: cosine to mean(liked) - 0.5 * mean(disliked), as :meth:`PaperIndex.recommend`.
-
-bench/feed.py measured the two by leave-some-out on library-like samples of the bundled data
-(author libraries, cross-list neighbourhoods, two-interest libraries): the SVM at C=0.01 ranks
-held-out liked papers higher (nDCG@20 +0.03 to +0.06, paired 95% intervals above zero on all
-three; recall@20 +0.07 on two-interest libraries) and lets no more off-topic papers into a
-digest than the mean does (larger C does). Hence DEFAULT_METHOD = "svm" and SVM_C = 0.01; the
-figures are in docs/benchmarks.md.
+Only papers above the reader's bar are shown, ``k`` at most: the bar lies on a 0-100 scale
+calibrated on the library itself (0: a typical paper of the index; 100: as close as the reader's
+own papers are to the rest of the library, each held out in turn), and an interest with nothing
+above it says so. Every paper says why: the distinctive words it shares with the library, the
+people, the closest library paper.
 """
 
 from __future__ import annotations
@@ -29,217 +23,222 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
-from .digest_options import METHODS
+from .digest_options import BAR, METHODS, DigestOptions
+from .rank import (
+    RANKER,
+    Features,
+    Interest,
+    Ranker,
+    fit_interest,
+    mean_interest,
+    shared_people,
+    shared_words,
+)
 
 DEFAULT_METHOD = "svm"
-SVM_C = 0.01  # arxiv-sanity-lite's value; bench/feed.py: larger C lets off-topic papers into a digest
-MAX_NEGATIVES = 50_000  # a random sample of the rest is enough for the SVM; keeps a 2.8M index quick
 DIGEST_DAYS = 7
+NO_WORDS = ("note: this index keeps no word counts (built before 0.3): ranking by meaning alone; `arxiv-reco index` "
+            "on the same folder counts them once")
 
 
 def default_since(index, days: int = DIGEST_DAYS) -> str | None:
     """``days`` before the index's newest paper: a digest of its last week by default."""
-    from datetime import date, timedelta
-
     newest = index.newest_date()
     return (date.fromisoformat(newest) - timedelta(days=days)).isoformat() if newest else None
 
 
-def svm_scores(emb: np.ndarray, pos: Sequence[int], neg: Sequence[int] = (), candidates: np.ndarray | None = None,
-               c: float = SVM_C, max_negatives: int = MAX_NEGATIVES, seed: int = 0,
-               extra: np.ndarray | None = None) -> np.ndarray:
-    """Decision values of a linear SVM trained on rows ``pos`` (liked) against the other rows
-    (a random sample of at most ``max_negatives``) and rows ``neg`` (disliked), for the rows
-    ``candidates`` (default: all). ``extra``: more positives as vectors (a sentence's embedding).
+def features_of(index, ranker: Ranker = RANKER) -> Features:
+    """The feature rows an index ranks with: its words and people when it keeps them, else its
+    embeddings alone (an index from before 0.3; `arxiv-reco index` on the same folder adds them).
 
-    >>> svm_scores(np.asarray(index.embeddings, np.float32), pos=[3, 17], candidates=np.arange(100))
+    >>> features_of(index).ranker.describe()
     """
-    from sklearn.svm import LinearSVC
-
-    n = len(emb)
-    pos, neg = np.unique(np.asarray(pos, dtype=np.int64)), np.unique(np.asarray(neg, dtype=np.int64))
-    neg = np.setdiff1d(neg, pos)
-    rest = np.setdiff1d(np.arange(n), np.concatenate([pos, neg]))
-    if len(rest) > max_negatives:
-        rest = np.sort(np.random.default_rng(seed).choice(rest, max_negatives, replace=False))
-    if len(rest) + len(neg) == 0:
-        raise ValueError("the SVM needs papers outside the library to learn from; use method='mean'")
-    if len(pos) == 0 and (extra is None or not len(extra)):
-        raise ValueError("the SVM needs at least one liked paper or a sentence")
-    rows = np.concatenate([pos, neg, rest])
-    x = np.asarray(emb[np.sort(rows)], dtype=np.float32)[np.argsort(np.argsort(rows))]  # sorted reads: mmap-friendly
-    extra = np.zeros((0, x.shape[1]), dtype=np.float32) if extra is None else np.asarray(extra, np.float32).reshape(-1, x.shape[1])
-    n_pos = len(pos) + len(extra)
-    x = np.concatenate([x[: len(pos)], extra, x[len(pos):]])
-    y = np.r_[np.ones(n_pos), np.zeros(len(neg) + len(rest))]
-    weight = np.ones(len(x))
-    # balanced weights make each class weigh the same; a disliked paper then weighs as much as a
-    # liked one (one of thousands of random negatives would otherwise count for nothing)
-    weight[n_pos : n_pos + len(neg)] = (len(neg) + len(rest)) / max(n_pos, 1)
-    clf = LinearSVC(class_weight="balanced", C=c, max_iter=10_000, tol=1e-6, dual="auto")
-    clf.fit(x, y, sample_weight=weight)
-    w, b = clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
-    cand = np.arange(n) if candidates is None else np.asarray(candidates, dtype=np.int64)
-    out = np.empty(len(cand), dtype=np.float32)
-    for start in range(0, len(cand), 262_144):  # blocks: flat memory on a memory-mapped 2.8M index
-        part = cand[start : start + 262_144]
-        out[start : start + len(part)] = np.asarray(emb[part], dtype=np.float32) @ w + b
-    return out
+    if index.words is None:
+        ranker = Ranker(words=0, people=0, meaning=ranker.meaning or 1.0, c=ranker.c,
+                        max_negatives=ranker.max_negatives, seed=ranker.seed)
+    return Features(index, index.words, ranker)
 
 
-def feed(index, liked: Sequence[str], disliked: Sequence[str] = (), since: str | None = None,
-         until: str | None = None, k: int = 20, method: str = DEFAULT_METHOD, categories=None,
-         c: float = SVM_C) -> pd.DataFrame:
-    """The ``k`` papers of ``index`` dated ``since``..``until`` that best fit the library, best
-    first, with the columns of :meth:`PaperIndex.recommend`; never a liked or disliked paper.
-    Library ids missing from the index are ignored (add them first: update.add_papers_by_id).
+def interest_of(features: Features, pos: Sequence[int], neg: Sequence[int] = (), sentence: str | None = None,
+                method: str = DEFAULT_METHOD) -> Interest:
+    """One interest's ranking, fitted and calibrated: the SVM over the features (the sentence one
+    more positive beside a library), the mean of the liked vectors, or a sentence alone by its cosine.
 
-    >>> feed(index, lib.liked, lib.disliked, since="2026-11-20", k=20, method="svm")
+    >>> interest_of(features_of(index), index.rows(lib.liked), sentence="dark matter halos")
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    index = features.index
+    query = index.embed_text(sentence)[None, :] if sentence else None
+    # a sentence alone: its cosine (bench/feed.py, cold start: nDCG@20 0.270 against the SVM's 0.244 with one
+    # positive); beside a library, the sentence is one more positive for the SVM (+0.019 over the library)
+    if method == "mean" or not len(pos) or len(index) <= len(pos) + len(neg) + 1:
+        return mean_interest(features, pos, neg, extra=query)
+    extra = features.text_rows([sentence], query) if sentence else None
+    return fit_interest(features, pos, neg, extra)
+
+
+def feed(index, liked: Sequence[str], disliked: Sequence[str] = (), since: str | None = None,
+         until: str | None = None, k: int = 20, method: str = DEFAULT_METHOD, categories=None, bar: float = BAR,
+         ranker: Ranker = RANKER, abstracts=None) -> pd.DataFrame:
+    """The papers of ``index`` dated ``since``..``until`` that fit the library, best first, at most
+    ``k`` and only those scoring ``bar`` or more (0-100; 0 keeps the best ``k`` whatever they score);
+    the columns of :meth:`PaperIndex.recommend` (``score`` on the 0-100 scale) and ``because``. Never
+    a liked or disliked paper. Library ids missing from the index are ignored (add them first:
+    update.add_papers_by_id).
+
+    >>> feed(index, lib.liked, lib.disliked, since="2026-11-20", k=20)
+    """
     known = [p for p in liked if index.contains(p)]
     if not known:
         raise ValueError("none of the library's liked papers is in this index; add them "
                          "(arxiv-reco feed fetches them unless --no-fetch) or like a few papers")
     bad = [p for p in disliked if index.contains(p)]
-    if method == "mean":
-        return index.recommend(known, bad, k=k, categories=categories, since=since, until=until)
-    pos = index.rows(known, "liked")
-    neg = index.rows(bad, "disliked") if bad else []
+    pos, neg = index.rows(known, "liked"), (index.rows(bad, "disliked") if bad else [])
     keep = index.mask(categories, since, until)
-    keep = np.ones(len(index), dtype=bool) if keep is None else keep
+    keep = np.ones(len(index), dtype=bool) if keep is None else keep.copy()
     keep[list(index.same_papers(pos + neg))] = False
     cand = np.flatnonzero(keep)
-    if not len(cand):
-        return index.frame([])
-    # every version of a rated paper is one paper: train on the rows given, exclude all of them
-    scores = svm_scores(index.embeddings, pos, neg, candidates=cand, c=c)
-    order = np.argsort(-scores, kind="stable")[:index.check_k(k)]
-    return index.frame([(int(cand[i]), float(scores[i])) for i in order])
+    interest = interest_of(features_of(index, ranker), pos, neg, method=method)
+    picked, _ = _best(interest, cand, index.check_k(k), bar)
+    frame = index.frame([(r, m) for r, m, _ in picked])
+    return frame.assign(because=[because(interest, r, None, abstracts) for r, _, _ in picked])
 
 
 # ---- the digest: several interests, followed authors, word filters, why each paper ----------------
-BECAUSE = 2  # library papers named as the reason a paper was chosen
+def digest(index, profiles: Sequence, options: DigestOptions | None = None, *, until: str | None = None,
+           categories=None, abstracts=None, skip: Iterable[str] = (), ranker: Ranker = RANKER) -> pd.DataFrame:
+    """The papers of ``index`` dated ``options.since``..``until`` for each profile (its own ranking,
+    at most ``options.k`` above ``options.bar``), and every paper by a followed author; each paper
+    once (in the first profile that ranks it), never a paper of any library, never one of ``skip``
+    (delivered before; any version). ``options.include``/``exclude``: words a title or abstract
+    must (not) contain; ``abstracts``: ids -> {id: abstract} (update.abstract_lookup). Columns:
+    those of :func:`feed` (``score`` 0-100), then ``profile``, ``because`` (a list: {"words"},
+    {"people"}, {"id", "title", "cosine"}, {"interest", "cosine"}, {"author"}), ``followed`` (the
+    author followed, or "") and ``near_miss`` (True for the best paper below the bar of an interest
+    with nothing above it, when ``options.near_miss``). ``frame.attrs``: "quiet", the interests with
+    nothing above their bar; "window", how many new papers were ranked.
 
-
-def digest(index, profiles: Sequence, since: str | None = None, until: str | None = None, k: int = 10,
-           method: str = DEFAULT_METHOD, categories=None, include: Sequence[str] = (), exclude: Sequence[str] = (),
-           authors: Sequence[str] = (), abstracts=None, skip: Iterable[str] = (), c: float = SVM_C) -> pd.DataFrame:
-    """The papers of ``index`` dated ``since``..``until`` for each profile (its own ranking, its
-    own ``k``), and every paper by a followed author; each paper once (in the first profile that
-    ranks it), never a paper of any library, never one of ``skip`` (delivered before; any
-    version). ``include``/``exclude``: words a title or abstract must (not) contain; ``abstracts``:
-    ids -> {id: abstract} (update.abstract_lookup). Columns: those of :func:`feed`, then
-    ``profile``, ``because`` (a list of {"id", "title", "cosine"} or {"interest", "cosine"}),
-    ``followed`` (the author followed, or "").
-
-    >>> digest(index, parse_profiles(["ml=my.bib"], interest="dark matter"), since="2026-11-20", k=10)
+    >>> digest(index, profiles_of(options), options)
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    keep = index.mask(categories, since, until)
+    o = options or DigestOptions()
+    keep = index.mask(categories, o.since, until)
     keep = np.ones(len(index), dtype=bool) if keep is None else keep.copy()
     rated = [p for prof in profiles for p in prof.liked + prof.disliked_ids if index.contains(p)]
     gone = [s for s in skip if index.contains(s)]
     keep[list(index.same_papers(index.rows(rated + gone)))] = False
     cand = np.flatnonzero(keep)
-    text = _texts(index, cand, abstracts) if (include or exclude) else None
-    if include:
-        cand = cand[[_has_any(text[r], include) for r in cand]]
-    if exclude:
-        cand = cand[[not _has_any(text[r], exclude) for r in cand]]
-    emb = index.embeddings
+    text = _texts(index, cand, abstracts) if (o.include or o.exclude) else None
+    if o.include:
+        cand = cand[[_has_any(text[r], o.include) for r in cand]]
+    if o.exclude:
+        cand = cand[[not _has_any(text[r], o.exclude) for r in cand]]
+    features = features_of(index, ranker)
     picked: list[dict] = []
     taken: set[int] = set()
+    quiet: list[str] = []
     for prof in profiles:
         pos = index.rows([p for p in prof.liked if index.contains(p)]) if prof.liked else []
         neg = index.rows([p for p in prof.disliked_ids if index.contains(p)]) if prof.disliked_ids else []
-        query = index.embed_text(prof.interest) if prof.interest else None
-        if not pos and query is None:
+        if not pos and not prof.interest:
             raise ValueError(f"profile {prof.name!r}: none of the library's liked papers is in this index, and it has "
                              "no interest sentence; add them (feed and daily fetch them unless --no-fetch), like a few "
                              "papers, or give --interest")
         rows = np.array([r for r in cand if r not in taken], dtype=np.int64)
         if not len(rows):
             continue
-        scores = _profile_scores(emb, pos, neg, query, rows, method, c)
-        for i in np.argsort(-scores, kind="stable")[:k]:
-            r = int(rows[i])
+        interest = interest_of(features, pos, neg, prof.interest, o.method)
+        best, near = _best(interest, rows, o.k, o.bar)
+        if not best:
+            quiet.append(prof.name)
+            best = [near] if (o.near_miss and near) else []
+        for r, match, miss in best:
             taken.add(r)
-            picked.append({"row": r, "score": float(scores[i]), "profile": prof.name,
-                           "because": _because(index, r, pos, prof.interest, query)})
-    followed = {r: who for r in cand for who in authors if _wrote(str(index.meta["authors"].iloc[r]), who)}
+            picked.append({"row": r, "score": match, "profile": prof.name, "near_miss": miss,
+                           "because": because(interest, r, prof.interest, abstracts)})
+    followed = {r: who for r in cand for who in o.author if _wrote(str(index.meta["authors"].iloc[r]), who)}
     for entry in picked:
         entry["followed"] = followed.get(entry["row"], "")
     for r, who in followed.items():
         if r not in taken:
             picked.append({"row": r, "score": float("nan"), "profile": "followed authors", "followed": who,
-                           "because": [{"author": who}]})
+                           "because": [{"author": who}], "near_miss": False})
     frame = index.frame([(e["row"], e["score"]) for e in picked])
-    return frame.assign(profile=[e["profile"] for e in picked], because=[e["because"] for e in picked],
-                        followed=[e["followed"] for e in picked])
+    frame = frame.assign(profile=[e["profile"] for e in picked], because=[e["because"] for e in picked],
+                         followed=[e["followed"] for e in picked], near_miss=[e["near_miss"] for e in picked])
+    frame.attrs["quiet"], frame.attrs["window"] = quiet, int(len(cand))
+    return frame
 
 
-def _profile_scores(emb, pos: list[int], neg: list[int], query: np.ndarray | None, rows: np.ndarray, method: str,
-                    c: float) -> np.ndarray:
-    """A profile's score for each candidate row: the SVM (liked papers, and the sentence as one
-    more positive) or the cosine to mean(liked + sentence) - 0.5 mean(disliked); a sentence
-    without a library always by its cosine."""
-    # a sentence alone: its cosine (bench/feed.py, cold start: nDCG@20 0.270 against the SVM's 0.244 with
-    # one positive); beside a library, the sentence is one more positive for the SVM (+0.019 over the library)
-    if method == "svm" and pos and len(emb) > len(pos) + len(neg) + 1:
-        return svm_scores(emb, pos, neg, candidates=rows, c=c, extra=None if query is None else query[None, :])
-    vecs = [np.asarray(emb[pos], dtype=np.float32)] if pos else []
-    if query is not None:
-        vecs.append(query[None, :])
-    q = np.concatenate(vecs).mean(axis=0)
-    if neg:
-        q = q - 0.5 * np.asarray(emb[neg], dtype=np.float32).mean(axis=0)
-    return np.asarray(emb[rows], dtype=np.float32) @ (q / max(float(np.linalg.norm(q)), 1e-12))
+def _best(interest: Interest, rows: np.ndarray, k: int, bar: float) -> tuple[list, tuple | None]:
+    """The ``k`` best rows at or above the bar as (row, score 0-100, near miss), and the best row
+    below it (the near miss, or None)."""
+    if not len(rows):
+        return [], None
+    match = interest.match(interest.scores(rows))
+    order = np.argsort(-match, kind="stable")
+    above = [i for i in order[:k] if match[i] >= bar]
+    below = next((i for i in order if match[i] < bar), None)
+    near = (int(rows[below]), round(float(match[below]), 1), True) if below is not None else None
+    return [(int(rows[i]), round(float(match[i]), 1), False) for i in above], near
 
 
-def _because(index, row: int, pos: list[int], interest: str | None, query: np.ndarray | None) -> list[dict]:
-    """The one or two library papers closest to the chosen paper (and the sentence's cosine)."""
-    v = np.asarray(index.embeddings[row], dtype=np.float32)
-    out = []
-    if pos:
-        cos = np.asarray(index.embeddings[pos], dtype=np.float32) @ v
-        for i in np.argsort(-cos, kind="stable")[:BECAUSE]:
-            meta = index.meta.iloc[pos[i]]
-            out.append({"id": str(meta["id"]), "title": str(meta["title"]), "cosine": round(float(cos[i]), 3)})
-    if query is not None:
-        out.append({"interest": interest, "cosine": round(float(query @ v), 3)})
-    return out
+# ---- why a paper was chosen ------------------------------------------------------------------------------
+def because(interest: Interest, row: int, sentence: str | None = None, abstracts=None) -> list[dict]:
+    """Why a paper ranks for an interest: the distinctive words it shares with the library that
+    lifted it most, the library's people among its authors, the closest library paper (cosine), and
+    a sentence's cosine.
 
-
-def explain(index, paper_id: str, liked: Sequence[str], interest: str | None = None) -> list[dict]:
-    """Why ``paper_id`` fits a library: the one or two liked papers closest to it (and a sentence's
-    cosine), as :func:`digest` gives them.
-
-    >>> because_text(explain(index, "2412.00001", lib.liked))
+    >>> because_text(because(interest, 17))
+    'because it shares "graph neural", "molecules" and Ada Lovelace with your library; closest to ...'
     """
-    pos = index.rows([p for p in liked if index.contains(p)])
-    query = index.embed_text(interest) if interest else None
-    return _because(index, index.rows([paper_id])[0], pos, interest, query)
+    index = interest.features.index
+    v = np.asarray(index.embeddings[row], dtype=np.float32)
+    out: list[dict] = []
+    paper_id = str(index.meta["id"].iloc[row])
+    abstract = (abstracts([paper_id]) if abstracts is not None else {}).get(paper_id, "")
+    words = shared_words(interest, row, str(index.meta["title"].iloc[row]), abstract)
+    if words:
+        out.append({"words": words})
+    people = shared_people(interest, row)
+    if people:
+        out.append({"people": people})
+    pos = list(interest.pos)
+    if pos:
+        cos = np.asarray(index.embeddings[np.sort(pos)], dtype=np.float32) @ v
+        best = int(np.argmax(cos))
+        meta = index.meta.iloc[int(np.sort(pos)[best])]
+        out.append({"id": str(meta["id"]), "title": str(meta["title"]), "cosine": round(float(cos[best]), 3)})
+    if sentence:
+        out.append({"interest": sentence, "cosine": round(float(index.embed_text(sentence) @ v), 3)})
+    return out
 
 
 def because_text(because: list[dict]) -> str:
     """A because list in one line, as the email, the feed and the page show it.
 
-    >>> because_text([{"id": "2401.01234", "title": "Attention", "cosine": 0.71}])
-    'because you liked "Attention" (arXiv:2401.01234, cosine 0.71)'
+    >>> because_text([{"words": ["graph neural", "molecules"]}, {"id": "2401.01234", "title": "GNNs", "cosine": 0.71}])
+    'because it shares "graph neural" and "molecules" with your library; closest to "GNNs" (arXiv:2401.01234, cosine 0.71)'
     """
-    liked = [f"\"{b['title']}\" (arXiv:{b['id']}, cosine {b['cosine']:.2f})" for b in because if "id" in b]
     parts = [f"you follow {b['author']}" for b in because if "author" in b]
+    shared = [f'"{w}"' for b in because if "words" in b for w in b["words"]]
+    shared += [p for b in because if "people" in b for p in b["people"]]
+    if shared:
+        parts.append(f"it shares {_and(shared)} with your library")
+    liked = [f"\"{b['title']}\" (arXiv:{b['id']}, cosine {b['cosine']:.2f})" for b in because if "id" in b]
     if liked:
-        parts.append("you liked " + " and ".join(liked))
+        parts.append(("closest to " if shared else "you liked ") + " and ".join(liked))
     parts += [f"it matches \"{b['interest']}\" (cosine {b['cosine']:.2f})" for b in because if "interest" in b]
     return ("because " + "; ".join(parts)) if parts else ""
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _texts(index, rows: np.ndarray, abstracts) -> dict[int, str]:

@@ -15,10 +15,12 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..dates import FORMS, day
 from ..options import but, from_mapping, option, validate
 
 METHODS = ("svm", "mean")
-K = 10  # papers per interest in a digest
+K = 10  # papers per interest in a digest: a ceiling, only papers above the bar are shown
+BAR = 50.0  # 0-100: halfway from a typical paper of the index to the reader's own (docs/benchmarks.md)
 KEEP_DAYS = 14  # days the Atom feed holds (and the memory keeps in full)
 OVERLAP_DAYS = 3  # papers reach the API a day or more after their date: each window reaches back this far
 
@@ -62,8 +64,12 @@ class DigestOptions:
     k: int = option(K, "papers per interest", minimum=1, flag="-k", metavar="K")
     method: str = option("svm", "svm: a linear SVM per interest against the rest of the index (arxiv-sanity-lite's); "
                                 "mean: the mean of the liked vectors", choices=METHODS)
-    since: str | None = option(None, "rank papers from this date, YYYY-MM-DD",
-                               words=f"the last run, minus {OVERLAP_DAYS} days", metavar="DATE")
+    bar: float = option(BAR, "a paper is shown from this score on, 0-100: 0 is a typical paper of the index, 100 as "
+                             "close as your own papers are to the rest of your library (0: the best k, whatever "
+                             "they score)", minimum=0, maximum=100, metavar="SCORE")
+    near_miss: bool = option(False, "an interest with nothing above the bar shows its best paper below it, marked")
+    since: str | None = option(None, f"rank papers from this date: {FORMS}",
+                               words=f"the last run, minus {OVERLAP_DAYS} days", metavar="DATE", parse=day)
     # ---- delivery and memory ----
     email: str | None = option(None, "send the digest to this address (SMTP from ARXIV_RECO_SMTP_URL)", metavar="ADDRESS")
     subject: str | None = option(None, "the mail's subject", words="the day and how many papers", metavar="TEXT")

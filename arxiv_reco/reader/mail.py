@@ -16,6 +16,7 @@ import html
 import re
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -23,6 +24,7 @@ from .deadline import Deadline
 from .digest import because_text
 
 SENTENCES = 2  # of the abstract, in the mail
+QUIET = "nothing today above your bar"  # an interest's section when no paper reached it
 TIMEOUT = 60.0  # seconds a whole delivery may take (connect, TLS, login, the message)
 
 
@@ -60,16 +62,22 @@ def _sections(entries: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def compose(entries: list[dict], day: str, sender: str, to: str, note: str | None = None) -> EmailMessage:
+def compose(entries: list[dict], day: str, sender: str, to: str, note: str | None = None,
+            quiet: Sequence[str] = ()) -> EmailMessage:
     """The digest as an email: per interest a section; per paper the title linked to arxiv.org/abs,
-    authors, date, categories, the first sentences of the abstract and why it was chosen. Every
-    field is escaped in the HTML part; nothing is fetched (no images, no remote styles).
+    authors, date, categories, its score (0-100), the first sentences of the abstract and why it
+    was chosen; an interest of ``quiet`` (nothing above its bar) says so in its section, with its
+    near miss when the entries hold one. Every field is escaped in the HTML part; nothing is
+    fetched (no images, no remote styles).
 
     >>> compose(entries, "2026-12-05", "digest@example.org", "me@example.org")["Subject"]
     """
     sections = _sections(entries)
+    for name in quiet:
+        sections.setdefault(name, [])
+    shown = [e for e in entries if not e.get("near_miss")]
     msg = EmailMessage()
-    msg["Subject"] = subject(day, len(entries), len(sections))
+    msg["Subject"] = subject(day, len(shown), len([n for n, papers in sections.items() if papers]))
     msg["From"], msg["To"] = sender, to
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "arxiv-reco")
@@ -78,14 +86,20 @@ def compose(entries: list[dict], day: str, sender: str, to: str, note: str | Non
         text += [note, ""]
         rich.append(f"<p style=\"font-family:sans-serif\">{html.escape(note)}</p>")
     for name, papers in sections.items():
-        text += [f"== {name} ({len(papers)}) ==", ""]
+        count = len([e for e in papers if not e.get("near_miss")])
+        text += [f"== {name} ({count}) ==", ""]
         rich.append(f"<h3 style=\"font-family:sans-serif;border-bottom:1px solid #ccc\">{html.escape(name)} "
-                    f"({len(papers)})</h3>")
+                    f"({count})</h3>")
+        if name in quiet:
+            line = QUIET + ("; the nearest below it:" if papers else "")
+            text += [line, ""]
+            rich.append(f"<p style=\"font-family:sans-serif;color:#555\">{html.escape(line)}</p>")
         for e in papers:
             why = because_text(e.get("because") or [])
             followed = f" (you follow {e['followed']})" if e.get("followed") and e["profile"] != "followed authors" else ""
-            cats = " ".join(e.get("categories") or []) or e.get("category", "")
-            meta = " · ".join(x for x in (e.get("authors", ""), e.get("date", "") or "no date", cats) if x)
+            cats = " ".join(e.get("categories") or [])
+            score = f"score {e['score']:.0f}" if isinstance(e.get("score"), int | float) else ""
+            meta = " · ".join(x for x in (e.get("authors", ""), e.get("date", "") or "no date", cats, score) if x)
             text += [f"* {e['title']}{followed}", f"  {e['url']}", f"  {meta}"]
             if e.get("abstract"):
                 text.append(f"  {e['abstract']}")

@@ -146,7 +146,8 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
     - ``category_*``: the held-out papers of ``papers`` retrieve among themselves (queries and
       candidates both unseen), graded by arXiv categories;
     - ``fresh_*``: the same on ``corpus``, any other papers (a later month, another sample; a
-      paper of it that was trained on is left out);
+      paper of it that was trained on is left out); ``fresh_primary_*`` the same under a stricter
+      relevance, the same primary category only (binary), so a model cannot look better on one alone;
     - ``qrels_*``: external judgments, among the held-out papers.
     Each model encodes every text once. Warns (CollapseWarning) when a model's cosine spread
     between unrelated papers falls below half of ``reference``'s (default: the first model that is
@@ -163,6 +164,8 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
     if corpus is not None:
         views["fresh"] = corpus[~corpus["id"].astype(str).isin(out)].drop_duplicates("id").reset_index(drop=True)
     judges = {v: CategoryRelevance(df) for v, df in views.items()}
+    if "fresh" in views:  # the stricter relevance beside it: the same primary category only, binary
+        judges["fresh_primary"] = CategoryRelevance(views["fresh"], graded=False)
     texts: list[str] = []
     row_of: dict[str, int] = {}
     for t in [t for df in views.values() for t in df["text"]] + (
@@ -170,7 +173,8 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
         if t not in row_of:
             row_of[t] = len(texts)
             texts.append(t)
-    names = list(views) + (["qrels"] if qrels is not None and "category" in views else [])
+    names = list(views) + (["fresh_primary"] if "fresh" in views else []) + (
+        ["qrels"] if qrels is not None and "category" in views else [])
     ev = Evaluation(pd.DataFrame(), {v: {} for v in names},
                     pair_labels=test["score"].to_numpy(float) if test is not None and len(test) else None)
     rows = []
@@ -184,10 +188,11 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
         for view, df in views.items():
             sub = emb[[row_of[t] for t in df["text"]]]
             ids = df["id"].astype(str).tolist()
-            per = per_query(sub, ids, judges[view], k)
-            ev.per_query[view][name] = per
-            row.update({f"{view}_{c}": float(per[c].mean()) if len(per) else float("nan") for c in per.columns})
-            row[f"{view}_queries"] = len(per)
+            for judged in [view] + (["fresh_primary"] if view == "fresh" else []):
+                per = per_query(sub, ids, judges[judged], k)
+                ev.per_query[judged][name] = per
+                row.update({f"{judged}_{c}": float(per[c].mean()) if len(per) else float("nan") for c in per.columns})
+                row[f"{judged}_queries"] = len(per)
             if view == "category":
                 row.update(_unrelated(sub, df))
                 if qrels is not None:

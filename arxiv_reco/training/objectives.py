@@ -172,7 +172,7 @@ def build_objectives(model, train: pd.DataFrame, recipe, teacher_texts: list[str
                      teacher_vectors: np.ndarray | None = None, passes: np.ndarray | float | None = None,
                      seed: int = 0) -> dict[str, tuple[object, nn.Module]]:
     """{objective: (dataset, loss)} for one trainer run of a resolved ``recipe``: the pair loss
-    always, ranking on anchored labels when ``recipe.rank``, teacher distillation over
+    (unless it is "none"), ranking on anchored labels when ``recipe.rank``, teacher distillation over
     ``teacher_texts`` (each leading ``passes`` rows; default: the recipe's epochs) when their
     vectors are given.
 
@@ -180,7 +180,9 @@ def build_objectives(model, train: pd.DataFrame, recipe, teacher_texts: list[str
     """
     from sentence_transformers.sentence_transformer import losses
 
-    out = {"pairs": (pairs_dataset(train, recipe.epochs, seed), pair_loss(recipe.pair_loss, model))}
+    out = {}
+    if recipe.pair_loss != "none":  # "none": the teacher's structure alone (what the labels add is measured so)
+        out["pairs"] = (pairs_dataset(train, recipe.epochs, seed), pair_loss(recipe.pair_loss, model))
     if recipe.rank:
         data = rank_dataset(train)
         if len(data):

