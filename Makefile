@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 OUT ?= demo-output
 MIN_VENV ?= .venv-min
 
-.PHONY: demo test test-min lint bench bench-smoke clean venv
+.PHONY: demo test test-fast test-min lint bench bench-smoke clean venv
 
 venv: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ test: venv
 	$(PY) -m pip install -q --no-deps --force-reinstall .
 	$(PY) -P -m pytest -q
 	$(PY) -m pip install -q --no-deps -e .
+
+# The loop while you edit (under a minute on 2 cores): every test but those that load a real model,
+# drive strace or a browser, or execute the notebooks, each skipped where it would start. CI runs all.
+test-fast: venv
+	ARXIV_RECO_FAST_TESTS=1 $(PY) -P -m pytest -q -p no:cacheprovider
 
 # The lowest declared versions of the direct dependencies (requirements.txt's ">=" read as "=="),
 # with the fast tests: CI proves the floors are true. torch stays the machine's build.

@@ -18,12 +18,42 @@ processes start without pandas, torch or the Gemini SDK.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .lazy import lazy_exports
+
+if TYPE_CHECKING:  # the same names, for IDEs and type checkers (a test keeps the two lists equal)
+    from .config import load_settings, notebook_settings
+    from .index.build import index_papers
+    from .index.paper_index import PaperIndex
+    from .labels.batch import label_pairs_batch
+    from .labels.gemini import alabel_pairs, label_pairs
+    from .labels.labeling import (
+        choose_labeler,
+        export_labels,
+        format_plan,
+        label_config,
+        plan_labeling,
+    )
+    from .labels.store import LabelStore
+    from .labels.teacher import label_pairs_teacher
+    from .pairs.sampling import pair_report, sample_pairs, save_pairs
+    from .papers.files import read_papers, save_papers
+    from .papers.sampler import sample_papers
+    from .pipeline import run_pipeline
+    from .plots import plot_scores
+    from .reader.digest import feed
+    from .reader.library import load_library
+    from .reader.update import update_index
+    from .training.evaluate import evaluate_models, format_comparison, measure, side_by_side
+    from .training.recipe import DEFAULT, Recipe
+    from .training.train import check_labels, finetune
+    from .vectors.models import load_model, resolve_model
 
 __version__ = "0.1.0"
 
-# what the notebooks and the README use; everything else is in its layer's subpackage
-# (arxiv_reco.papers, .pairs, .labels, .training, .vectors, .index, .reader)
+# what the notebooks and the README use; everything else is imported from its module
+# (arxiv_reco.reader.daily, arxiv_reco.labels.audit, ...: each layer's docstring lists its modules)
 __getattr__, __all__ = lazy_exports(__name__, {
     "notebook_settings": "config",
     "load_settings": "config",
@@ -59,7 +89,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "load_library": "reader.library",
     "feed": "reader.digest",
     "run_pipeline": "pipeline",
-    "choose_labeler": "pipeline",
+    "choose_labeler": "labels.labeling",
 })
 
 

@@ -28,6 +28,7 @@ RATINGS_CSV = "my_ratings.csv"  # a person's own ratings of a few pairs: the gol
 FINETUNED_DIR = "finetuned-arxiv-recommender"
 ARXIV_API_URL = "https://export.arxiv.org/api/query"  # the export API's Atom feed (update, library fetches)
 GEMINI_API_URL = "https://generativelanguage.googleapis.com/"  # where the Gemini key goes, unless told otherwise
+ZOTERO_API_URL = "https://api.zotero.org"  # the Zotero Web API: where a reader's library is read, with their key
 
 # variable -> Settings field: what `.env` and the environment may set. The Gemini SDK's own key
 # variables are honoured too.
@@ -44,12 +45,14 @@ ENV_VARS = {
     "ARXIV_RECO_SMTP_USER": "smtp_user",
     "ARXIV_RECO_SMTP_PASSWORD": "smtp_password",
     "ARXIV_RECO_EMAIL_FROM": "email_from",
+    "ZOTERO_API_KEY": "zotero_api_key",
 }
 # Set only by the process environment (or a call's argument), never by a `.env` file: an endpoint
 # decides where a secret from the shell is sent, and a `.env` comes with any cloned or shared
 # folder. GOOGLE_GEMINI_BASE_URL is the SDK's own name for it.
 ENV_ONLY = {
     "GOOGLE_GEMINI_BASE_URL": "gemini_base_url",
+    "ARXIV_RECO_ZOTERO_API": "zotero_api_url",
 }
 
 
@@ -153,6 +156,9 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
     email_from: str | None = None
+    # a reader's Zotero library (reader/zotero.py): the key reads a private one; where it goes, the environment's alone
+    zotero_api_key: Secret = field(default_factory=lambda: Secret(""))
+    zotero_api_url: str = ZOTERO_API_URL
 
     # The files passed between the steps (docs/artifacts.md), in work_dir.
     @property
@@ -211,7 +217,7 @@ def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> S
                           "a .env value is never filled in from your environment", stacklevel=2)
         ignored = sorted(set(found) & set(ENV_ONLY))
         if ignored:
-            warnings.warn(f"{env_file}: ignored {', '.join(ignored)}: where the Gemini key is sent is set "
+            warnings.warn(f"{env_file}: ignored {', '.join(ignored)}: where a key is sent is set "
                           "only in the environment (export it in your shell), never by a .env file",
                           stacklevel=2)
         for var, name in ENV_VARS.items():
@@ -230,7 +236,7 @@ def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> S
         raise TypeError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
     coerced = {}
     for name, value in values.items():
-        if name in ("gemini_api_key", "smtp_password"):
+        if name in ("gemini_api_key", "smtp_password", "zotero_api_key"):
             value = Secret(value)
         elif name in ("snapshot", "work_dir"):
             value = Path(value).expanduser()
@@ -238,6 +244,8 @@ def load_settings(env_file: str | os.PathLike | None = ".env", **overrides) -> S
             value = check_endpoint(value, "ARXIV_RECO_ARXIV_API (the arXiv API)")
         elif name == "gemini_base_url":
             value = check_endpoint(value, "GOOGLE_GEMINI_BASE_URL (where the Gemini key is sent)")
+        elif name == "zotero_api_url":
+            value = check_endpoint(value, "ARXIV_RECO_ZOTERO_API (where the Zotero key is sent)")
         coerced[name] = value
     return replace(Settings(), **coerced)
 

@@ -38,6 +38,15 @@ def day(text: str, today: date | None = None) -> str:
     raise ValueError(f"{text!r} is not a date; give {FORMS}")
 
 
+def days_before(day_: str, days: int) -> str:
+    """The ISO day ``days`` before ``day_`` (every window's start is computed here).
+
+    >>> days_before("2026-12-07", 3)
+    '2026-12-04'
+    """
+    return (date.fromisoformat(str(day_)[:10]) - timedelta(days=days)).isoformat()
+
+
 def day_arg(text: str) -> str:
     """:func:`day` for argparse's ``type=``: a bad date is the usage error of its flag.
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .labels.labeling import read_labels, validate_labels
+
 SPLITS = ("train", "validation", "test")
 
 
@@ -45,7 +47,6 @@ def labels_to_dataset(labels: pd.DataFrame | str | os.PathLike):
     """
     from datasets import Dataset, DatasetDict
 
-    from .labels.labeling import read_labels, validate_labels
 
     df = read_labels(labels) if not isinstance(labels, pd.DataFrame) else validate_labels(labels)
     df = df.assign(score=df["score"].astype("float32"))

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import sys
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, Field, field, fields, replace
+from pathlib import Path
 
 
 def option(default, help: str, *, minimum: float | None = None, maximum: float | None = None,
@@ -41,6 +43,26 @@ the field's own form or raises ValueError (e.g. :func:`arxiv_reco.dates.day`).
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices, "flag": flag, "short": short,
             "metavar": metavar, "cli": cli, "file": file, "words": words, "parse": parse}
     return field(default=default, metadata=meta)
+
+
+def read_toml(path: str | Path, what: str = "file") -> dict:
+    """A TOML file as a dict, or one error naming the file: a missing file (FileNotFoundError) or
+    one that is not TOML (ValueError). Python 3.10 reads it with tomli, later ones with tomllib.
+
+    >>> read_toml("recipe.toml")["epochs"]
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    path = Path(path).expanduser()
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No {what} at {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid TOML ({e})") from None
 
 
 class Keep:
@@ -71,7 +93,8 @@ def _parts(hint) -> tuple[set, bool]:
 
 
 def _is_list(t) -> bool:
-    return typing.get_origin(t) is tuple
+    """A list of texts (``tuple[str, ...]``); other tuples are structures their class checks itself."""
+    return typing.get_origin(t) is tuple and typing.get_args(t)[:1] == (str,)
 
 
 def coerce(name: str, value, hint, meta: Mapping, where: str = ""):
@@ -242,6 +265,8 @@ def _parser_type(allowed: set):
         return float
     if allowed == {float, str}:
         return lambda text: float(text) if _is_number(text) else text
+    if allowed == {int, str}:
+        return lambda text: int(text) if text.strip().lstrip("-").isdigit() else text
     return str
 
 
@@ -268,22 +293,24 @@ def help_text(f: Field) -> str:
     return text.replace("%", "%%")
 
 
-def from_args(cls, args: argparse.Namespace, base=None, where: str = "the command line"):
-    """``base`` (or the defaults) with every flag of ``cls`` the command line gave, checked.
+def from_args(cls, args: argparse.Namespace, base=None, where: str = "the command line",
+              only: tuple[str, ...] | None = None):
+    """``base`` (or the defaults) with every flag of ``cls`` the command line gave, checked
+    (``only``: the fields :func:`add_arguments` made flags for, when it was given ``only``).
 
     >>> options = from_args(DigestOptions, args, base=from_mapping(DigestOptions, config))
     """
     types_ = hints(cls)
     given = {}
     for f in fields(cls):
-        value = getattr(args, f.name, None)
+        value = getattr(args, f.name, None) if only is None or f.name in only else None
         if value is None or (f.metadata.get("cli", True) is False):
             continue
         given[f.name] = coerce(flag_of(f), value, types_[f.name], f.metadata, where)
     return replace(base if base is not None else cls(), **given)
 
 
-def options_table(cls) -> str:
+def options_table(cls, only: tuple[str, ...] | None = None) -> str:
     """The flags of ``cls`` as a Markdown table (option, what it does, default): docs/cli.md's option
     tables are these, and a test keeps them so.
 
@@ -293,7 +320,7 @@ def options_table(cls) -> str:
     rows = ["| option | what it does | default |", "|---|---|---|"]
     for f in fields(cls):
         meta = f.metadata
-        if not meta.get("cli", True):
+        if not meta.get("cli", True) or (only is not None and f.name not in only):
             continue
         allowed, _ = _parts(types_[f.name])
         flag = flag_of(f)
@@ -307,5 +334,6 @@ def options_table(cls) -> str:
         shown = meta.get("words") or ("on" if default is True else "off" if default is False else
                                       "" if default in (None, ()) else ", ".join(map(str, default))
                                       if isinstance(default, tuple) else str(default))
-        rows.append(f"| {name} | {meta.get('help', '')} | {shown} |")
+        cells = [c.replace("|", "\\|") for c in (name, meta.get("help", ""), shown)]  # a | would end the cell
+        rows.append(f"| {cells[0]} | {cells[1]} | {cells[2]} |")
     return "\n".join(rows)

@@ -37,19 +37,6 @@ class PipelineResult:
     seconds: float
 
 
-def choose_labeler(labeler: str, settings: Settings) -> str:
-    """"auto" means Gemini when a key is configured, else the offline teacher.
-
-    >>> choose_labeler("auto", settings)
-    'teacher'
-    """
-    if labeler not in ("auto", "gemini", "teacher"):
-        raise ValueError(f"labeler must be auto, gemini or teacher, not {labeler!r}")
-    if labeler != "auto":
-        return labeler
-    return "gemini" if settings.has_gemini_key else "teacher"
-
-
 def run_pipeline(work_dir: str | Path, n_papers: int = 1_000, n_pairs: int = 1_500, labeler: str = "auto",
                  teacher_max_seq: int | None = 128, epochs: float | None = None, max_seq_length: int | None = 128,
                  seed: int = 0, settings: Settings | None = None, say: Callable[[str], None] = print) -> PipelineResult:
@@ -61,12 +48,13 @@ def run_pipeline(work_dir: str | Path, n_papers: int = 1_000, n_pairs: int = 1_5
     >>> result = run_pipeline("demo-output")
     """
     from .index.build import index_papers
-    from .labels.labeling import export_labels
+    from .labels.labeling import choose_labeler, export_labels
     from .labels.store import LabelStore
     from .pairs.sampling import pair_report, sample_pairs, save_pairs
     from .papers.files import save_papers
     from .papers.sampler import sample_papers
     from .plots import plot_scores
+    from .training.recipe import DEFAULT
     from .training.train import finetune
 
     settings = settings or load_settings(work_dir=work_dir)
@@ -111,8 +99,8 @@ def run_pipeline(work_dir: str | Path, n_papers: int = 1_000, n_pairs: int = 1_5
 
     # 4. fine-tune, with a before/after on papers no model trained on
     step(4, f"fine-tuning {settings.base_model} on {len(labels):,} labelled pairs")
-    trained = finetune(labels, papers, base_model=settings.base_model, output_dir=settings.model_dir, epochs=epochs,
-                       max_seq_length=max_seq_length, seed=seed)
+    recipe = DEFAULT.but(epochs=epochs, max_seq_length=max_seq_length or DEFAULT.max_seq_length)
+    trained = finetune(labels, papers, recipe, base_model=settings.base_model, output_dir=settings.model_dir, seed=seed)
 
     # 5. index the corpus with the fine-tuned model
     step(5, "indexing the corpus with the fine-tuned model")

@@ -31,7 +31,6 @@ import argparse
 import json
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,15 +48,13 @@ READS = 256  # every model is measured reading this many tokens
 # On 2 CPU cores a run at the full 256 tokens takes hours: the recipes train on 128 tokens (what `train`
 # does on a CPU by itself now) and the saved models read 256 (the same 256 the base and the teacher read).
 CPU = DEFAULT.but(train_seq_length=128)
-# `replace`, not `but`, where a recipe sets project=None (the projection fitted when there are papers
-# enough): `but` reads a None as "keep the field"
 RECIPES = {
     "default": ("teacher", CPU),  # the labels' pairs once + the teacher distilled over 4,000 more corpus papers
     "previous": ("teacher", CPU.but(epochs=3, distill_papers=0)),  # the default before the fresh corpus
-    "previous-projected": ("teacher", replace(CPU, epochs=3, distill_papers=0, project=None)),  # ... and before that
-    "distil-2k": ("teacher", replace(CPU, distill_papers=2000, project=None)),
-    "distil-5k": ("teacher", replace(CPU, distill_papers=5000, project=None)),
-    "distil-10k": ("teacher", replace(CPU, distill_papers=10000, project=None)),
+    "previous-projected": ("teacher", CPU.but(epochs=3, distill_papers=0, project=None)),  # ... and before that
+    "distil-2k": ("teacher", CPU.but(distill_papers=2000, project=None)),
+    "distil-5k": ("teacher", CPU.but(distill_papers=5000, project=None)),
+    "distil-10k": ("teacher", CPU.but(distill_papers=10000, project=None)),
     "default-wise": ("teacher", CPU.but(interpolate="auto")),
     "default-freeze3": ("teacher", CPU.but(freeze_layers=3)),
     # Gemini-scale labels (the teacher's mapped onto the rubric, marked as Gemini's): what a Gemini user trains on
@@ -110,7 +107,7 @@ def prepare(teacher: str, sample: pd.DataFrame, evaluation: pd.DataFrame, pool: 
 def with_pool(sample: pd.DataFrame, pool: pd.DataFrame, n: int | str) -> pd.DataFrame:
     """The corpus a recipe trains with: the sample, and as much of the pool (a prefix: the order
     --prepare cached) as distilling ``n`` of its papers needs, the held-out share included."""
-    from arxiv_reco.training.train import HOLDOUT
+    from arxiv_reco.training.recipe import HOLDOUT
 
     if n == 0:
         return sample

@@ -13,8 +13,11 @@ from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 # the options values docs/cli.md documents, by the name its markers use
-CLASSES = {"DigestOptions": "arxiv_reco.reader.digest_options"}
-MARKED = re.compile(r"(<!-- options: (\w+) -->\n)(.*?)(<!-- /options -->)", re.S)
+CLASSES = {"DigestOptions": "arxiv_reco.reader.digest_options", "Recipe": "arxiv_reco.training.recipe",
+           "LabelConfig": "arxiv_reco.labels.labeling"}
+MARKED = re.compile(r"(<!-- options: (\w+)(?: (\w+))? -->\n)(.*?)(<!-- /options -->)", re.S)
+# a table of some fields only, by the name after the class: the command's tuple of them
+ONLY = {"feed": ("arxiv_reco.cli.reader", "FEED_OPTIONS")}
 
 
 def tables(text: str) -> str:
@@ -23,7 +26,8 @@ def tables(text: str) -> str:
 
     def fresh(m: re.Match) -> str:
         cls = getattr(importlib.import_module(CLASSES[m[2]]), m[2])
-        return m[1] + options_table(cls) + "\n" + m[4]
+        only = getattr(importlib.import_module(ONLY[m[3]][0]), ONLY[m[3]][1]) if m[3] else None
+        return m[1] + options_table(cls, only) + "\n" + m[5]
 
     return MARKED.sub(fresh, text)
 

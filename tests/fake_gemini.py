@@ -132,6 +132,8 @@ class FakeGemini(Loopback):
     def answer(self, model: str, body: dict, record: bool = True) -> tuple[int, dict]:
         """(status, JSON body) for a generateContent request."""
         text = "".join(p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", []))
+        if text.startswith("TL;DR request"):  # the digest's one-sentence summary of a paper
+            return self._tldr(model, text, record)
         found = read_prompt(text)
         pids = [f["pid"] for f in found]
         fault = self._fault_for(pids)
@@ -177,6 +179,20 @@ class FakeGemini(Loopback):
                               "totalTokenCount": (len(text) + len(answer)) // 4},
             "modelVersion": model,
         }
+
+    def _tldr(self, model: str, text: str, record: bool) -> tuple[int, dict]:
+        title = next((line[len("Title: "):] for line in text.splitlines() if line.startswith("Title: ")), "")
+        fault = self.script.popleft() if self.script else None
+        if record:
+            with self._lock:
+                self.log.append({"t": time.monotonic(), "model": model, "pairs": [], "tldr": title, "fault": fault})
+        if fault and fault[:3].isdigit():
+            return int(fault[:3]), _error(int(fault[:3]), "UNAVAILABLE", "The service is busy.")
+        answer = json.dumps({"tldr": f"It studies {' '.join(title.split()[:6]).lower()}."})
+        return 200, {"candidates": [{"content": {"parts": [{"text": answer}], "role": "model"}, "finishReason": "STOP",
+                                     "index": 0}],
+                     "usageMetadata": {"promptTokenCount": len(text) // 4, "candidatesTokenCount": len(answer) // 4,
+                                       "totalTokenCount": (len(text) + len(answer)) // 4}, "modelVersion": model}
 
     def create_batch(self, model: str, body: dict) -> tuple[int, dict]:
         batch = body.get("batch", body)

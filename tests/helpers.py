@@ -3,6 +3,7 @@ that read what a run left behind. Fixtures live in conftest.py; tests import the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,10 @@ UNARXIVE = FIXTURES / "unarxive_2212_sample49.jsonl"
 CITATIONS = FIXTURES / "unarxive_2212_sample49_citations.tsv"
 SAMPLE_2K = SAMPLE_PAPERS  # the sample as the installed package carries it
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+# `make test-fast`: the loop without a real model, strace, a browser or the notebooks (each skipped where
+# it would start: conftest.py's _fast_loop for models, the modules' own marks for the rest)
+FAST = os.environ.get("ARXIV_RECO_FAST_TESTS") == "1"
+FAST_SKIP = "not in the fast loop (make test runs it)"
 
 # ---- labelling: the real SDK against the loopback fake ------------------------------------------
 KEY = "fake-gemini-key-never-printed-0123456789"

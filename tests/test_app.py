@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import FAST, FAST_SKIP
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -29,6 +30,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-q
 
 
 def _requirements() -> str | None:
+    if FAST:
+        return f"a browser: {FAST_SKIP}"
     try:
         import gradio  # noqa: F401
     except ImportError:
@@ -248,6 +251,7 @@ def test_bibtex_export_of_likes(site):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(FAST, reason=f"a notebook: {FAST_SKIP}")
 def test_notebook_03_serves_the_page_inline(tmp_path, monkeypatch, sample_papers_df):
     """The app cell of notebook 03, with SERVE_APP = True, in a real kernel: the page inline."""
     why = _requirements()

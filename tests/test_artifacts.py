@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import REPO, SAMPLE_2K
+from helpers import FAST, FAST_SKIP, REPO, SAMPLE_2K
 from killpoints import KillServer, spread, watched_paths
 
 from arxiv_reco import artifacts
@@ -30,7 +30,7 @@ from arxiv_reco.papers.snapshot import load_papers
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 STRACE = shutil.which("strace")
-needs_strace = pytest.mark.skipif(STRACE is None, reason="strace is not installed (apt-get install strace)")
+needs_strace = pytest.mark.skipif(STRACE is None or FAST, reason=FAST_SKIP if FAST else "strace is not installed (apt-get install strace)")
 
 
 # ---- the helper itself --------------------------------------------------------------------------

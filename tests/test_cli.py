@@ -54,12 +54,20 @@ def test_steps_chain_through_the_work_folder_and_settings_win_over_nothing(tmp_p
     work = ["--work-dir", str(tmp_path)]
     assert main([*work, "sample", "--n", "60"]) == 0
     assert main([*work, "pairs", "--n", "20"]) == 0  # reads <work>/papers.parquet, writes <work>/pairs.csv
-    assert main([*work, "label", "--dry-run"]) == 0
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([*work, "label", "--dry-run"]) == 0  # --labeler auto, and no key: the teacher, said so
+    out = capsys.readouterr().out
+    assert "no Gemini key (GEMINI_API_KEY): labelling offline with the teacher" in out
+    assert "dry run: the teacher would score 20 pairs here, at no cost" in out
+    assert main([*work, "label", "--dry-run", "--labeler", "gemini"]) == 0
     out = capsys.readouterr().out
     assert (tmp_path / "papers.parquet").exists() and (tmp_path / "pairs.csv").exists()
     assert "20 of 20 pairs to label with gemini-2.5-flash-lite" in out  # no CLI default beat the setting
-    assert main([*work, "label", "--dry-run", "--model", "gemini-2.5-pro"]) == 0
+    assert main([*work, "label", "--dry-run", "--labeler", "gemini", "--model", "gemini-2.5-pro"]) == 0
     assert "with gemini-2.5-pro" in capsys.readouterr().out  # and the command line beats the setting
+    assert main([*work, "label", "--dry-run", "--labeler", "gemini", "--pairs-per-request", "51"]) == 2
+    assert "--pairs-per-request must be at most 50, not 51" in capsys.readouterr().err
 
 
 def test_verbose_shows_the_traceback_behind_the_one_line_error(tmp_path, capsys):
@@ -85,7 +93,7 @@ def test_every_subcommand_prints_its_help_with_the_recipes_defaults(capsys):
             main([name, "--help"])
         assert done.value.code == 0, name
     helps = " ".join(capsys.readouterr().out.split())
-    assert "all of them but the 20% kept unseen (default: 4,000; 0: the training papers only)" in helps
+    assert "'all' of them but the 20% kept unseen (0: the training papers only) (default: 4000)" in helps
     assert "passes over the labelled pairs (default: 1 when 2,000+ more papers are distilled, else 3)" in helps
 
 
@@ -119,3 +127,26 @@ def test_a_daily_config_and_its_flags_make_one_checked_options_value(tmp_path):
     assert options.but(since=KEEP, k=3).k == 3 and options.but(since=None).since is None
     with pytest.raises(ValueError, match="-k must be at least 1, not 0"):
         from_args(DigestOptions, parser.parse_args(["-k", "0"]))
+
+
+def test_a_recipe_is_a_file_and_its_flags_come_from_its_fields(tmp_path):
+    from arxiv_reco.cli import build_parser
+    from arxiv_reco.options import KEEP, from_args
+    from arxiv_reco.training.recipe import DEFAULT, Recipe, read_recipe
+
+    (tmp_path / "short.toml").write_text('epochs = 1\ndistill_papers = "all"\ninterpolate = "auto"\nproject = true\n')
+    args = build_parser().parse_args(["train", "--recipe", str(tmp_path / "short.toml"), "--epochs", "2",
+                                      "--distill-papers", "300", "--no-rank", "--pair-loss", "cosent"])
+    recipe = from_args(Recipe, args, base=read_recipe(args.recipe))
+    assert (recipe.epochs, recipe.distill_papers, recipe.interpolate, recipe.project) == (2.0, 300, "auto", True)
+    assert (recipe.rank, recipe.pair_loss, recipe.batch_size) == (False, "cosent", DEFAULT.batch_size)
+    # None is a real value ("decide from the labels"): but() keeps a field only when told KEEP
+    assert DEFAULT.but(project=None).project is None and DEFAULT.but(project=KEEP).project is False
+    (tmp_path / "typo.toml").write_text("epoch = 1\n")
+    with pytest.raises(ValueError, match=r"typo.toml: unknown setting 'epoch' \(did you mean 'epochs'\?\)"):
+        read_recipe(tmp_path / "typo.toml")
+    (tmp_path / "bad.toml").write_text('batch_size = "big"\n')
+    with pytest.raises(ValueError, match="batch_size must be a whole number"):
+        read_recipe(tmp_path / "bad.toml")
+    with pytest.raises(SystemExit):  # a choice the recipe does not have: argparse's usage error, exit 2
+        build_parser().parse_args(["train", "--pair-loss", "hinge"])

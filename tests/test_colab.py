@@ -20,8 +20,10 @@ import nbformat
 import pandas as pd
 import pytest
 from fake_gemini import FakeGemini
-from helpers import REPO
+from helpers import FAST, FAST_SKIP, REPO
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.skipif(FAST, reason=f"the notebooks: {FAST_SKIP}")
 
 KEY = "fake-colab-secret-key-0123456789abcdefgh"
 REPO_URL = "https://github.com/arxiv-reco/arxiv-reco"  # what the notebooks' install cell names
@@ -143,7 +145,7 @@ def test_the_notebooks_run_in_a_colab_like_environment(tmp_path, monkeypatch):
                 "N_PAPERS": 120, "N_PAIRS": 48, "LABELER": "gemini", "DRIVE_FOLDER": drive_folder}, here, "colab")
             faults_seen = sum(1 for e in fake.log if e["fault"])
         nb2 = _execute(here / "02_finetune_sentence_transformer.ipynb", {
-            "EPOCHS": 1, "MAX_SEQ_LENGTH": 32, "N_EXAMPLES": 2, "DRIVE_FOLDER": drive_folder}, here, "colab")
+            "RECIPE": {"epochs": 1, "max_seq_length": 32}, "N_EXAMPLES": 2, "DRIVE_FOLDER": drive_folder}, here, "colab")
         nb3 = _execute(here / "03_recommend.ipynb", {"K": 3, "DRIVE_FOLDER": drive_folder}, here, "colab")
 
         text1 = _outputs(nb1)

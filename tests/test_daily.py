@@ -6,6 +6,7 @@ twice, and what happens on quiet days and on failures."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from helpers import FETCH, PASSWORD, SINCE, USER
 
 from arxiv_reco.cli import main
 from arxiv_reco.index.paper_index import PaperIndex
+from arxiv_reco.reader.update import abstract_lookup
 
 aiosmtpd = pytest.importorskip("aiosmtpd", reason="pip install aiosmtpd (requirements-dev.txt)")
 feedparser = pytest.importorskip("feedparser", reason="pip install feedparser (requirements-dev.txt)")
@@ -43,6 +45,7 @@ def test_two_mornings_two_interests_email_and_atom_never_twice(world, smtp, caps
         closest = next(b for b in e["because"] if "id" in b)
         assert closest["id"] in liked and -1 <= closest["cosine"] <= 1  # why: a library paper, and what it shares
     assert not {e["id"] for e in day1} & set(ir + astro)
+    assert all(e["abstract"] for e in day1)  # kept by the index itself: no --papers needed
     assert "impossible update_date" in err or "papers in the index have" not in err
 
     # the mail: both parts, a section per interest, the links and the because lines, the subject
@@ -69,6 +72,8 @@ def test_two_mornings_two_interests_email_and_atom_never_twice(world, smtp, caps
     feed = feedparser.parse(str(world["dir"] / "digest.atom"))
     ids = [e.id for e in feed.entries]
     assert len(ids) == 12 == len(set(ids))
+    raw = (world["dir"] / "digest.atom").read_text()  # where the feed lives, as a reader subscribes to it
+    assert f'href="{(world["dir"] / "digest.atom").as_uri()}" rel="self"' in raw
     state = (world["dir"] / "index.digest.json").read_text()
     everything = state + (world["dir"] / "digest.atom").read_text() + out + err
     assert PASSWORD not in everything  # the password is never written or printed
@@ -145,11 +150,17 @@ def test_interest_author_words_config_and_ids(world, capsys):
     _run(world, "--author", f"{surname}, {given}", "--dry-run")
     got = json.loads(capsys.readouterr()[0])
     assert got and all(e["followed"] == f"{surname}, {given}" and surname in e["authors"] for e in got)
+    # a word filter never hides a followed author's paper: every one was asked for
+    word = next(w for w in re.findall(r"[a-z]{5,}", got[0]["title"].lower()))
+    _run(world, "--author", f"{surname}, {given}", "--exclude", word, "--dry-run")
+    assert [e["id"] for e in json.loads(capsys.readouterr()[0])] == [e["id"] for e in got]
     # words: include and exclude read titles (and abstracts)
     _run(world, "--library", ",".join(world["ir"]), "--exclude", "retrieval", "-k", "8", "--dry-run")
     assert not any("retrieval" in e["title"].lower() for e in json.loads(capsys.readouterr()[0]))
     _run(world, "--library", ",".join(world["ir"]), "--include", "language", "-k", "5", "--dry-run")
-    assert all("language" in (e["title"] + e["abstract"]).lower() for e in json.loads(capsys.readouterr()[0]))
+    got = json.loads(capsys.readouterr()[0])
+    whole = abstract_lookup(None, world["dir"] / "index")([e["id"] for e in got])  # the entries carry first sentences
+    assert got and all(re.search(r"\blanguage\b", (e["title"] + " " + whole[e["id"]]).lower()) for e in got)
     # a config file, the flags winning over it
     (world["dir"] / "digest.toml").write_text(
         f'categories = "cs.CL"\nk = 7\n[profiles.ir]\nlibrary = ["{",".join(world["ir"])}"]\n'
@@ -182,7 +193,7 @@ def test_the_example_config_is_valid_and_documented(tmp_path, capsys):
     text = capsys.readouterr().out
     (tmp_path / "d.toml").write_text(text)
     config = read_config(tmp_path / "d.toml")
-    assert [p.name for p in profiles_of(config)] == ["retrieval", "agents", "astro"]
+    assert [p.name for p in profiles_of(config)] == ["retrieval", "agents", "evaluation"]
     assert text.count("#") > 15  # commented
     (tmp_path / "bad.toml").write_text("catgories = 'cs.CL'\n")
     with pytest.raises(ValueError, match="unknown setting 'catgories' \\(did you mean 'categories'\\?\\)"):
@@ -209,3 +220,88 @@ def test_smtp_settings_keep_the_password_secret_and_where_it_goes(tmp_path, monk
     assert load_settings(env_file=tmp_path / ".env").smtp_url == "smtp://mail.example.org:587"
     with pytest.raises(ValueError, match="must look like smtp://host:587"):
         load_settings(env_file=None, smtp_url="http://mail.example.org")
+
+
+def test_what_a_reader_clicks_on_the_page_shapes_the_next_digest_with_no_flag(world, capsys):
+    from arxiv_reco.reader.library import reading_list_path, save_reading_list
+
+    # the reader has only a sentence; on the page they liked three IR papers and marked one "not for me"
+    _run(world, "--interest", "neural retrieval of documents", "-k", "5", "--dry-run")
+    before = json.loads(capsys.readouterr()[0])
+    meh = before[0]["id"]
+    save_reading_list(reading_list_path(world["dir"] / "index"), world["ir"][:3], [meh])
+    _run(world, "--interest", "neural retrieval of documents", "-k", "5", "--dry-run")
+    after = json.loads(capsys.readouterr()[0])
+    assert {e["profile"] for e in after} == {"library", "interest"}  # the page's likes are an interest now
+    assert meh not in {e["id"] for e in after}  # and its "not for me" is pushed away everywhere
+    assert not {e["id"] for e in after} & set(world["ir"][:3])  # a liked paper is never served back
+    # the reader can say no: --no-page-likes ranks as before
+    _run(world, "--interest", "neural retrieval of documents", "-k", "5", "--dry-run", "--no-page-likes")
+    assert [e["id"] for e in json.loads(capsys.readouterr()[0])] == [e["id"] for e in before]
+
+
+def test_a_labs_digest_one_update_each_reader_their_own_mail_and_memory(world, smtp, capsys):
+    ir, astro = world["ir"], world["astro"]
+    (world["dir"] / "lab.toml").write_text(f"""
+index = "index"
+categories = "cs.CL,cs.IR,astro-ph.GA"
+pace = 0
+max_seq_length = 32
+k = 3
+bar = 0
+
+[readers.ana]
+email = "ana@example.org"
+library = ["{','.join(ir)}"]
+
+[readers.ben]
+email = "ben@example.org"
+k = 2
+[readers.ben.profiles.galaxies]
+library = ["{','.join(astro)}"]
+""")
+    assert main(["daily", "--config", "lab.toml", "--since", SINCE, "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr()[0])
+    queries = [e for e in world["fake"].log if "search_query" in e["params"]]
+    assert sum(e["params"].get("start") == "0" for e in queries) == 1  # one update for the whole lab
+    assert [(e["reader"], e["profile"]) for e in got] == [("ana", "library")] * 3 + [("ben", "galaxies")] * 2
+    assert sorted(m["To"] for m in smtp.messages) == ["ana@example.org", "ben@example.org"]
+    ana, ben = (world["dir"] / "index.digest.ana.json"), (world["dir"] / "index.digest.ben.json")
+    assert ana.exists() and ben.exists() and not (world["dir"] / "index.digest.json").exists()  # remembered apart
+    # the next morning: each reader gets only what is new to them
+    assert main(["daily", "--config", "lab.toml", "--since", SINCE, "--format", "json"]) == 0
+    again = json.loads(capsys.readouterr()[0])
+    for name in ("ana", "ben"):
+        assert not {e["id"] for e in again if e["reader"] == name} & {e["id"] for e in got if e["reader"] == name}
+    # a reader cannot set what the lab shares
+    (world["dir"] / "bad.toml").write_text('index = "index"\n[readers.ana]\ncategories = "cs.CL"\n')
+    assert main(["daily", "--config", "bad.toml", "--dry-run"]) == 2
+    assert "[readers.ana]: categories belong at the top of the file" in capsys.readouterr().err
+
+
+def test_a_tldr_per_paper_written_once_within_the_days_cap(world, smtp, fake, capsys, monkeypatch):
+    from helpers import KEY
+
+    from arxiv_reco.reader.tldr import read_cache, tldr_path
+
+    args = ["--library", ",".join(world["ir"]), "-k", "4", "--tldr", "--tldr-cap", "3"]
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    _run(world, *args, "--dry-run")  # no key: the digest goes without them, and says so
+    assert "TL;DR: none today, no GEMINI_API_KEY" in capsys.readouterr()[1] and not fake.log
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    _run(world, *args, "--dry-run")  # the cost of the day, and no call
+    assert re.search(r"TL;DR: would write 3 with gemini-2\.5-flash \(about \$0\.\d{4}\), 1 over the cap",
+                     capsys.readouterr()[1]) and not fake.log
+    _run(world, *args, "--email", "me@example.org")
+    got, err = capsys.readouterr()
+    got = json.loads(got)
+    assert "TL;DR: 3 written ($0.0" in err and "1 over today's cap" in err and len(fake.log) == 3
+    written = [e for e in got if e.get("tldr")]
+    assert len(written) == 3 and all(e["tldr"].startswith("It studies ") for e in written)
+    text = smtp.messages[-1].get_body(preferencelist=("plain",)).get_content()
+    assert all(f"TL;DR: {e['tldr']}" in text for e in written) and KEY not in text + err
+    assert set(read_cache(tldr_path(world["dir"] / "index"))) == {e["id"] for e in written}
+    # the same papers again (--resend): the kept sentences, no new call for them
+    _run(world, *args, "--resend", "--dry-run")
+    assert "TL;DR: would write 1 with" in capsys.readouterr()[1] and len(fake.log) == 3

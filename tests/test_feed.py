@@ -166,3 +166,69 @@ def test_dates_a_reader_types():
     assert DigestOptions(since="today").since == date.today().isoformat()
     with pytest.raises(ValueError, match="since: '2026-02-30' is not a day of the calendar"):
         DigestOptions(since="2026-02-30")
+
+
+@pytest.mark.parametrize("where", ["refused", "no such host"])
+def test_an_unreachable_arxiv_fails_fast_and_says_no_fetch(index_dir, library, capsys, monkeypatch, where):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a loopback port nobody listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api/query" if where == "refused" else "https://arxiv.invalid/api/query"
+    monkeypatch.setenv("ARXIV_RECO_ARXIV_API", url)
+    t = time.monotonic()
+    assert main(["feed", "--index", index_dir, "--library", f"{library[0]},2412.99999", "--since", SINCE,
+                 "--bar", "0"]) == 0  # the digest goes on with what the index holds
+    err = capsys.readouterr().err
+    assert time.monotonic() - t < 20  # not 5 tries with 15-120 s waits
+    assert "cannot reach the arXiv API" in err and "--no-fetch" in err and "Traceback" not in err
+
+
+ZOTERO_KEY = "zotero-key-never-printed-0123456789"
+
+
+def test_a_zotero_library_is_read_straight_from_zotero(index_dir, corpus, library, capsys, monkeypatch):
+    from fake_zotero import FakeZotero, zotero_item
+
+    papers = corpus.set_index("id")
+    saved = [zotero_item({"id": pid, **papers.loc[pid]}, how, n)  # as Zotero's connectors save them
+             for n, (pid, how) in enumerate(zip(library, ["preprint", "preprint", "doi", "journal", "note"]))]
+    others = [zotero_item({"id": "0000.00000", "title": f"A book on topic {n}"}, "journal", 100 + n) for n in range(120)]
+    libraries = {"/users/4242": saved + others, "/groups/77/collections/ABCD2345": saved[:1]}
+    argv = ["feed", "--index", index_dir, "--zotero", "4242", "--since", SINCE, "--no-fetch", "--bar", "0",
+            "--format", "json", "-k", "4", "--no-page-likes"]
+    with FakeZotero(libraries, key=ZOTERO_KEY, private=("/users/4242",)) as fake:
+        monkeypatch.setenv("ARXIV_RECO_ZOTERO_API", fake.url)
+        monkeypatch.setenv("ZOTERO_API_KEY", ZOTERO_KEY)
+        fake.faults.append("429:0.05")  # Zotero asks to wait: it is waited for, not failed on
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        # an arXiv id where Zotero keeps one (archiveID, the arXiv DOI); the published version by its title
+        assert "library: 4 liked, 0 disliked papers from 124 entries" in err
+        assert "120 entries not matched to an arXiv paper" in err and ZOTERO_KEY not in out + err
+        assert not {g["id"] for g in json.loads(out)} & set(library[:4]) and len(json.loads(out)) == 4
+        pages = [e["query"]["start"] for e in fake.log if e["path"] == "/users/4242/items/top"]
+        assert pages == ["0", "0", "100"] and {e["version"] for e in fake.log} == {"3"}  # the 429, then 2 pages
+        # a group's collection, as a library source like any other
+        assert main([*argv[:3], "--library", "zotero:groups/77/collections/ABCD2345", *argv[5:]]) == 0
+        assert "library: 1 liked" in capsys.readouterr().err
+        # no key for a private library: one line that says which setting, and nothing else runs
+        monkeypatch.delenv("ZOTERO_API_KEY")
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "needs ZOTERO_API_KEY" in err
+        assert main([*argv[:4], "4243", *argv[5:]]) == 2
+        assert "no library or collection at /users/4243" in capsys.readouterr().err
+
+
+def test_where_the_zotero_key_goes_is_never_a_dotenvs_choice(tmp_path, monkeypatch):
+    from arxiv_reco.config import load_settings
+
+    monkeypatch.delenv("ARXIV_RECO_ZOTERO_API", raising=False)
+    (tmp_path / ".env").write_text(f"ZOTERO_API_KEY={ZOTERO_KEY}\nARXIV_RECO_ZOTERO_API=https://evil.example\n")
+    with pytest.warns(UserWarning, match="ignored ARXIV_RECO_ZOTERO_API"):
+        settings = load_settings(tmp_path / ".env")
+    assert settings.zotero_api_url == "https://api.zotero.org" and settings.zotero_api_key.reveal() == ZOTERO_KEY
+    assert ZOTERO_KEY not in repr(settings)

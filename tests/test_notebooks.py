@@ -9,10 +9,12 @@ import nbformat
 import pandas as pd
 import pytest
 from fake_gemini import FakeGemini
-from helpers import REPO
+from helpers import FAST, FAST_SKIP, REPO
 from nbclient import NotebookClient
 
 from arxiv_reco.labels.labeling import LABEL_COLUMNS
+
+pytestmark = pytest.mark.skipif(FAST, reason=f"the notebooks: {FAST_SKIP}")
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 KEY = "fake-notebook-key-0123456789abcdefghij"
@@ -64,7 +66,7 @@ def test_the_three_notebooks_run_end_to_end(tmp_path, monkeypatch):
 
     nb2 = run("02_finetune_sentence_transformer.ipynb", {
         "LABELS": str(work / "my_labeled_training_data.csv"), "PAPERS": str(work / "papers.parquet"),
-        "EPOCHS": 1, "MAX_SEQ_LENGTH": 32, "TRAIN_SEQ_LENGTH": 16,
+        "RECIPE": {"epochs": 1, "max_seq_length": 32, "train_seq_length": 16},
         "OUTPUT_DIR": str(work / "finetuned-arxiv-recommender"), "N_EXAMPLES": 2}, tmp_path)
     text = outputs_text(nb2)
     assert "fine-tuned" in text and "tfidf" in text and "image/png" in text

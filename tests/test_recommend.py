@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -160,9 +161,10 @@ def test_faiss_index_agrees_with_exact_search(index, model, tmp_path):
 def test_cli_index_and_recommend(tmp_path, capsys, corpus):
     papers = tmp_path / "papers.parquet"
     corpus.head(60).to_parquet(papers)
-    assert main(["index", "--model", MINILM, "--papers", str(papers), "--out", str(tmp_path / "ix"),
+    # no fine-tuned model in the work folder: a reader who only wants the digest gets the base model, told so
+    assert main(["--work-dir", str(tmp_path), "index", "--papers", str(papers), "--out", str(tmp_path / "ix"),
                  "--max-seq-length", "64"]) == 0
-    capsys.readouterr()
+    assert f"encoding with {MINILM}: the base model: no fine-tuned model at" in capsys.readouterr().err
     pid = corpus["id"].iloc[1]
     assert main(["recommend", "--index", str(tmp_path / "ix"), "--id", pid, "-k", "4", "--format", "json"]) == 0
     got = json.loads(capsys.readouterr().out)
@@ -174,11 +176,24 @@ def test_cli_index_and_recommend(tmp_path, capsys, corpus):
     assert "score" in capsys.readouterr().out
     assert main(["recommend", "--index", str(tmp_path / "ix"), "--id", "0000.00000"]) == 2
     assert "not in this index" in capsys.readouterr().err
-    # re-indexing adds only the new papers
+    # a window with nothing in it is one line in every format, and exit 0
+    for fmt, line in (("table", "no papers match"), ("json", "[]")):
+        assert main(["recommend", "--index", str(tmp_path / "ix"), "--id", pid, "--since", "2099-01-01",
+                     "--format", fmt]) == 0
+        assert capsys.readouterr().out.strip() == line
+    # re-indexing adds only the new papers, with the model the index records (no --model needed)
     corpus.head(70).to_parquet(papers)
-    assert main(["index", "--model", MINILM, "--papers", str(papers), "--out", str(tmp_path / "ix"),
-                 "--max-seq-length", "64"]) == 0
-    assert "added 10 new papers" in capsys.readouterr().out
+    assert main(["index", "--papers", str(papers), "--out", str(tmp_path / "ix"), "--max-seq-length", "64"]) == 0
+    out, err = capsys.readouterr()
+    assert "added 10 new papers" in out and "the model the index was built with" in err
+    # the index keeps its papers' abstracts itself (the mail, the JSON and the page need no corpus)
+    kept = PaperIndex.load(tmp_path / "ix").abstract_of(corpus["id"].head(70).tolist())
+    assert kept == dict(zip(corpus["id"].head(70), corpus["abstract"].head(70)))
+    # an index from before 0.4 keeps none: the next `index` keeps them, in place, once
+    shutil.rmtree(tmp_path / "ix" / "abstracts")
+    assert PaperIndex.load(tmp_path / "ix").abstract_of([pid]) == {}
+    assert main(["index", "--papers", str(papers), "--out", str(tmp_path / "ix"), "--max-seq-length", "64"]) == 0
+    assert PaperIndex.load(tmp_path / "ix").abstract_of([pid]) == {pid: corpus.set_index("id").loc[pid, "abstract"]}
 
 
 @pytest.mark.parametrize("kind", ["ivf-sq8", "ivf-sq6", "ivf-pq"])

@@ -118,8 +118,10 @@ def test_update_adds_exactly_the_new_papers_through_faults_at_the_pace(records, 
     assert starts[:5] == [0, 0, 0, 0, 4] and starts[5] == 4  # retried in place; the empty page asked again
     assert all(e["params"]["sortBy"] == "submittedDate" for e in fake.log)
     assert "submittedDate:[" in fake.log[0]["params"]["search_query"]
-    abstracts = pd.read_parquet(abstracts_path(index_dir))
-    assert set(abstracts["id"]) == want and not fetch_checkpoint(index_dir).exists()
+    # the new papers' abstracts are kept by the index itself, nothing is left beside it
+    by_id = {r["id"]: r["abstract"] for r in records}
+    assert PaperIndex.load(index_dir).abstract_of(sorted(want)) == {i: by_id[i] for i in want}
+    assert not abstracts_path(index_dir).exists() and not fetch_checkpoint(index_dir).exists()
 
 
 def test_nothing_new_leaves_the_index_untouched(records, old_papers, index_dir, model):

@@ -19,13 +19,12 @@ import sys
 import traceback
 import warnings
 
+from .. import __version__
 from . import reader, steps
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser, every subcommand registered."""
-    from .. import __version__
-
     # Defaults that are settings (file names, models) are None here and come from config.Settings:
     # defaults < .env < environment < these options. Files default to the work folder's.
     p = argparse.ArgumentParser(prog="arxiv-reco", description=__doc__.split("\n")[0])

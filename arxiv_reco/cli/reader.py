@@ -12,7 +12,16 @@ import sys
 from pathlib import Path
 
 from ..dates import FORMS, day_arg
+from ..options import add_arguments, from_args
+from ..reader.arxiv_api import PACE
+from ..reader.arxiv_api import TIMEOUT as API_TIMEOUT
+from ..reader.digest_options import METHODS, DigestOptions, K
+from ..vectors.backends import BATCH_SIZE
 from .common import clip, filter_args, print_frame, settings_for
+
+# the digest's options that `feed` takes (its window is --since/--until, its categories a filter)
+FEED_OPTIONS = ("fetch", "page_likes", "library", "zotero", "disliked", "profile", "interest", "author", "include", "exclude",
+                "k", "method", "bar", "near_miss", "model", "max_seq_length", "pace", "timeout")
 
 
 def _api(settings, pace: float | None = None, timeout: float | None = None):
@@ -23,16 +32,21 @@ def _api(settings, pace: float | None = None, timeout: float | None = None):
 
 
 def _index_with_model(args, settings):
-    """The index, with the model given by --model/--max-seq-length (else its recorded one, lazily)."""
-    from ..index.paper_index import PaperIndex
-
+    """The index's folder, and the model --model/--max-seq-length ask for (None: the index loads the
+    one it records, lazily, when it first needs one)."""
     path = Path(args.index or settings.index_dir)
-    model = None
-    if args.model or args.max_seq_length:
-        from ..vectors.models import load_model
+    return path, _encoder(path, args.model, args.max_seq_length)
 
-        model = load_model(args.model or PaperIndex.load(path).info.get("model"), max_seq_length=args.max_seq_length)
-    return path, model
+
+def _encoder(index_dir: Path, model: str | None, max_seq_length: int | None):
+    """The model that encodes new papers into the index: the one named, else the one the index
+    records (read at a different length when asked); None when neither is asked for."""
+    if not (model or max_seq_length):
+        return None
+    from ..index.build import model_for_index
+    from ..vectors.models import load_model
+
+    return load_model(model_for_index(index_dir, model)[0], max_seq_length=max_seq_length)
 
 
 def cmd_update(args) -> int:
@@ -46,27 +60,8 @@ def cmd_update(args) -> int:
     return 0
 
 
-def _profiles(args, config: dict | None = None) -> list:
-    from ..reader.profiles import parse_profiles
-
-    pick = _from(args, config or {})
-    return parse_profiles(pick("profile"), pick("library"), pick("disliked"), pick("interest"), config)
 
 
-def _from(args, config: dict):
-    """An option's value: the command line's, else the config file's (underscores), else None."""
-    def pick(name: str):
-        given = getattr(args, name, None)
-        return given if given not in (None, []) else config.get(name)
-    return pick
-
-
-def _complete(profiles, index, path, args, settings, say) -> None:
-    from ..reader.library import complete_library
-
-    for p in profiles:
-        if p.load().library is not None and len(p.library):
-            complete_library(p.library, index, path, api=_api(settings, args.pace, args.timeout), fetch=not args.no_fetch, say=say)
 
 
 def _print_digest(df, fmt: str) -> None:
@@ -83,32 +78,33 @@ def _print_digest(df, fmt: str) -> None:
 def cmd_feed(args) -> int:
     from ..index.paper_index import PaperIndex
     from ..reader.digest import NO_WORDS, default_since, digest
-    from ..reader.digest_options import DigestOptions
+    from ..reader.library import reading_list_path
+    from ..reader.profiles import complete_profiles, profiles_of, with_reading_list
     from ..reader.update import abstract_lookup
 
     settings = settings_for(args)
+    options = from_args(DigestOptions, args, only=FEED_OPTIONS)
     path, model = _index_with_model(args, settings)
     index = PaperIndex.load(path, model)
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  stdout stays the table/json/csv
-    profiles = _profiles(args)
-    if not profiles and not args.author:
+    profiles = profiles_of(options)
+    if options.page_likes:
+        profiles = with_reading_list(profiles, reading_list_path(path))
+    if not profiles and not options.author:
         raise ValueError("nothing to rank for: give --library, --profile NAME=SOURCE, --interest TEXT or --author")
-    _complete(profiles, index, path, args, settings, say)
+    complete_profiles(profiles, index, path, _api(settings, options.pace, options.timeout), options.fetch, say)
     if index.bad_dates:
         say(f"note: {index.bad_dates:,} papers in the index have an impossible update_date (treated as missing)")
     if index.words is None:
         say(NO_WORDS)
-    since = args.since or default_since(index)
-    options = DigestOptions(since=since, k=args.k, method=args.method, include=tuple(args.include or ()),
-                            exclude=tuple(args.exclude or ()), author=tuple(args.author or ()), bar=args.bar,
-                            near_miss=args.near_miss)
+    options = options.but(since=args.since or default_since(index))
     df = digest(index, profiles, options, until=args.until, categories=args.categories,
                 abstracts=abstract_lookup(None, path))
-    liked = sum(len(p.liked) for p in profiles)
-    say(f"{len(df)} papers since {since} ranked for {liked} liked papers in {len(profiles)} "
-        f"interest{'s' * (len(profiles) != 1)} ({args.method})")
+    liked = len({pid for p in profiles for pid in p.liked})
+    say(f"{len(df)} papers since {options.since} ranked for {liked} liked papers in {len(profiles)} "
+        f"interest{'s' * (len(profiles) != 1)} ({options.method})")
     for name in df.attrs.get("quiet", []):
-        say(f"{name}: nothing above your bar (--bar {args.bar:g}); --near-miss shows the nearest paper below it")
+        say(f"{name}: nothing above your bar (--bar {options.bar:g}); --near-miss shows the nearest paper below it")
     _print_digest(df, args.format)
     return 0
 
@@ -116,9 +112,9 @@ def cmd_feed(args) -> int:
 def cmd_daily(args) -> int:
     import json as json_module
 
-    from ..options import from_args
-    from ..reader.daily import run_daily
-    from ..reader.digest_options import DigestOptions, example_config, read_config
+    from ..reader.daily import run_daily, run_lab
+    from ..reader.digest import because_text
+    from ..reader.digest_options import example_config, read_config
     from ..reader.profiles import profiles_of
 
     if args.example_config:
@@ -128,26 +124,22 @@ def cmd_daily(args) -> int:
     options = from_args(DigestOptions, args, base=read_config(args.config) if args.config else None)
     settings = settings_for(args)
     index_dir = Path(options.index or settings.index_dir)
-    model = None
-    if options.model or options.max_seq_length:
-        from ..index.paper_index import PaperIndex
-        from ..vectors.models import load_model
-
-        model = load_model(options.model or PaperIndex.load(index_dir).info.get("model"),
-                           max_seq_length=options.max_seq_length)
+    model = _encoder(index_dir, options.model, options.max_seq_length)
     say = (lambda text: print(text, file=sys.stderr)) if options.format == "json" else print  # noqa: E731
     api = _api(settings, options.pace, options.timeout)
-    report = run_daily(index_dir, profiles_of(options), options, model=model, api=api, settings=settings, say=say)
-    if options.format == "json":
-        print(json_module.dumps(report.entries, indent=1, ensure_ascii=False))
-        say(str(report))
+    if options.readers:  # a lab: one update, each reader's digest on its own
+        reports = run_lab(index_dir, options, model=model, api=api, settings=settings, say=say)
     else:
-        print(str(report))
-        if report.dry_run:
-            from ..reader.digest import because_text
-
+        reports = {"": run_daily(index_dir, profiles_of(options), options, model=model, api=api, settings=settings,
+                                 say=say)}
+    if options.format == "json":
+        entries = [{**({"reader": name} if name else {}), **e} for name, r in reports.items() for e in r.entries]
+        print(json_module.dumps(entries, indent=1, ensure_ascii=False))
+    for name, report in reports.items():
+        say(f"[{name}] {report}" if name else str(report))
+        if report.dry_run and options.format != "json":
             for e in report.entries:
-                print(f"  [{e['profile']}] {clip(e['title'], 80)} {e['url']}\n      {because_text(e['because'])}")
+                say(f"  [{e['profile']}] {clip(e['title'], 80)} {e['url']}\n      {because_text(e['because'])}")
     return 0
 
 
@@ -163,8 +155,8 @@ def cmd_serve(args) -> int:
 
 
 def _api_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--pace", type=float, help="seconds between arXiv API requests (default 3, as arXiv asks)")
-    s.add_argument("--timeout", type=float, help="seconds one arXiv API request may take in all (default 30)")
+    s.add_argument("--pace", type=float, help=f"seconds between arXiv API requests (default {PACE:g}, as arXiv asks)")
+    s.add_argument("--timeout", type=float, help=f"seconds one arXiv API request may take in all (default {API_TIMEOUT:g})")
 
 
 def _model_args(s: argparse.ArgumentParser) -> None:
@@ -172,17 +164,6 @@ def _model_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--max-seq-length", type=int, help="tokens per paper when encoding new papers")
 
 
-def _interest_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--profile", action="append", metavar="NAME=SOURCE[,SOURCE...]",
-                   help="an interest of its own (its own ranking and section); SOURCE as --library takes it (repeatable)")
-    s.add_argument("--interest", action="append", metavar="TEXT",
-                   help="an interest from a sentence: no library needed (repeatable)")
-    s.add_argument("--author", action="append", metavar="'SURNAME, GIVEN'",
-                   help="every new paper by this author, marked as followed (repeatable)")
-    s.add_argument("--include", action="append", metavar="WORD", help="only papers whose title or abstract has a "
-                                                                      "word given here (repeatable)")
-    s.add_argument("--exclude", action="append", metavar="WORD", help="no paper whose title or abstract has it "
-                                                                      "(repeatable)")
 
 
 def _library_args(s: argparse.ArgumentParser, required: bool = False) -> None:
@@ -204,26 +185,14 @@ def add_commands(sub) -> None:
     s.add_argument("--page-size", type=int, default=200, help="results per request (arXiv allows up to 2000)")
     _api_args(s)
     _model_args(s)
-    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"papers per encoding batch (default: {BATCH_SIZE})")
     s.set_defaults(func=cmd_update)
 
     s = sub.add_parser("feed", help="the index's recent papers ranked for your interests (the ranking step alone)")
     s.add_argument("--index", help="default: <work dir>/index")
-    _library_args(s)
-    _interest_args(s)
-    s.add_argument("-k", type=int, default=20, help="papers per interest")
     filter_args(s, "only these categories, e.g. 'cs.CL,cs.IR'")
-    s.add_argument("--method", choices=["svm", "mean"], default="svm",
-                   help="svm: a linear SVM over the papers' words, people and meaning (arxiv-sanity-lite's method; "
-                        "measured better, bench/feed.py); mean: the mean of the liked vectors")
-    s.add_argument("--bar", type=float, default=50.0, metavar="SCORE",
-                   help="shown from this score on, 0-100 (0: a typical paper, 100: as close as your own papers; "
-                        "0 shows the best -k whatever they score)")
-    s.add_argument("--near-miss", action="store_true", help="an interest with nothing above the bar shows its best "
-                                                            "paper below it")
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    _api_args(s)
-    _model_args(s)
+    add_arguments(s, DigestOptions, only=FEED_OPTIONS)  # the digest's own options: one meaning, one default
     s.set_defaults(func=cmd_feed)
 
     s = sub.add_parser("serve", help="the page: search, more like this, like/dislike, new for you, BibTeX export")
@@ -235,14 +204,11 @@ def add_commands(sub) -> None:
     s.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to open the page to your network")
     s.add_argument("--since", type=day_arg, metavar="DATE",
                    help="'New for you' from this day (default: the week before the newest paper)")
-    s.add_argument("-k", type=int, default=10, help="cards per list")
-    s.add_argument("--method", choices=["svm", "mean"], default="svm")
+    s.add_argument("-k", type=int, default=K, help=f"cards per list (default: {K})")
+    s.add_argument("--method", choices=METHODS, default=METHODS[0])
     _api_args(s)
     _model_args(s)
     s.set_defaults(func=cmd_serve)
-
-    from ..options import add_arguments
-    from ..reader.digest_options import DigestOptions
 
     s = sub.add_parser("daily", help="the whole morning: update, rank for each interest, email and Atom, remember")
     s.add_argument("--config", help="a TOML file with any of these options (see --example-config); flags win")

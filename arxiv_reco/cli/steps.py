@@ -13,6 +13,10 @@ import warnings
 from pathlib import Path
 
 from ..index.search import ANN_KINDS
+from ..labels.labeling import LABELERS, LabelConfig
+from ..options import add_arguments, from_args
+from ..training.recipe import DEFAULT, Recipe, read_recipe
+from ..vectors.backends import BATCH_SIZE
 from .common import filter_args, print_comparison, print_df, print_frame, settings_for
 
 
@@ -57,17 +61,28 @@ def cmd_pairs(args) -> int:
 def cmd_label(args) -> int:
     from ..labels.batch import label_pairs_batch
     from ..labels.gemini import label_pairs
-    from ..labels.labeling import export_labels, format_plan, label_config, plan_labeling
+    from ..labels.labeling import (
+        choose_labeler,
+        export_labels,
+        format_plan,
+        label_config,
+        plan_labeling,
+    )
     from ..labels.store import LabelStore
     from ..labels.teacher import label_pairs_teacher
     from ..pairs.sampling import read_pairs
 
     settings = settings_for(args, gemini_model=args.model, teacher_model=args.teacher_model)
+    cfg = label_config(settings, from_args(LabelConfig, args))  # checked before any file is read
     pairs = read_pairs(args.pairs or settings.pairs)
     store = LabelStore(args.store or settings.label_store)
     out = args.out or settings.labeled_csv
-    if args.labeler == "teacher":
-        print(f"labelling offline with the teacher model {settings.teacher_model} (no Gemini calls)")
+    if choose_labeler(args.labeler, settings) == "teacher":
+        why = "no Gemini key (GEMINI_API_KEY): " if args.labeler == "auto" else ""
+        print(f"{why}labelling offline with the teacher model {settings.teacher_model} (no Gemini calls)")
+        if args.dry_run:
+            print(f"dry run: the teacher would score {len(pairs):,} pairs here, at no cost; nothing was labelled")
+            return 0
         summary = label_pairs_teacher(pairs, store, settings.teacher_model, settings,
                                       max_seq_length=args.teacher_max_seq)
         print(summary)
@@ -75,8 +90,6 @@ def cmd_label(args) -> int:
                                gold=_gold(settings))
         print(f"wrote {len(labels):,} labelled pairs to {out}")
         return 0 if not summary.remaining else 1
-    cfg = label_config(settings, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, timeout=args.timeout,
-                       pairs_per_request=args.pairs_per_request)
     if args.dry_run:
         print(format_plan(plan_labeling(pairs, store, cfg)))
         return 0
@@ -158,19 +171,8 @@ def _gold(settings):
 
 
 def _recipe(args):
-    """The recipe this command line asks for: DEFAULT with the options given."""
-    from ..training.recipe import DEFAULT
-
-    interpolate = args.interpolate
-    if interpolate not in (None, "auto"):
-        interpolate = float(interpolate)
-    recipe = DEFAULT.but(pair_loss=args.pair_loss, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, max_seq_length=args.max_seq_length,
-                         train_seq_length=args.train_seq_length, freeze_layers=args.freeze_layers,
-                         interpolate=interpolate)
-    if args.distill_papers is not None:
-        recipe = recipe.but(distill_papers=args.distill_papers if args.distill_papers == "all" else int(args.distill_papers))
-    return recipe
+    """The recipe this command line asks for: DEFAULT (or the --recipe file) with the flags given."""
+    return from_args(Recipe, args, base=read_recipe(args.recipe) if args.recipe else DEFAULT)
 
 
 def cmd_train(args) -> int:
@@ -226,15 +228,16 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_index(args) -> int:
-    from ..index.build import index_papers
+    from ..index.build import index_papers, model_for_index
     from ..papers.files import read_papers
-    from ..vectors.models import load_model, resolve_model
+    from ..vectors.models import load_model
 
     settings = settings_for(args)
-    ref = resolve_model(args.model or settings.model_dir)
+    out = Path(args.out or settings.index_dir)
+    ref, why = model_for_index(out, args.model, settings, rebuild=args.rebuild)
+    print(f"encoding with {ref.name}: {why}", file=sys.stderr)
     model = load_model(ref, max_seq_length=args.max_seq_length)
     papers = read_papers(args.papers or settings.papers)
-    out = Path(args.out or settings.index_dir)
     existed = (out / "index.json").exists()
     index, added = index_papers(model, papers, out, batch_size=args.batch_size, faiss=args.faiss or None,
                                 rebuild=args.rebuild, model_name=ref.name, encoder=args.encoder,
@@ -325,17 +328,13 @@ def add_commands(sub) -> None:
     s.add_argument("--pairs", help="pairs.csv from `arxiv-reco pairs`; default: <work dir>/pairs.csv")
     s.add_argument("--out", help="default: <work dir>/my_labeled_training_data.csv")
     s.add_argument("--store", help="SQLite label store (resumable); default: <work dir>/labels.sqlite")
-    s.add_argument("--model", help="Gemini model (default: $ARXIV_RECO_GEMINI_MODEL or gemini-2.5-flash)")
-    s.add_argument("--concurrency", type=int, help="requests in flight (default 8)")
-    s.add_argument("--rpm", type=float, help="requests per minute to stay under (your tier's quota)")
-    s.add_argument("--tpm", type=float, help="tokens per minute to stay under")
-    s.add_argument("--timeout", type=float, help="seconds per request (default 60)")
-    s.add_argument("--pairs-per-request", type=int, help="pairs sharing one request (1-20; default 1)")
+    add_arguments(s, LabelConfig)  # how Gemini is called, from LabelConfig's fields
     s.add_argument("--batch", action="store_true", help="Gemini Batch API: half price, results within 24 h")
     s.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
     s.add_argument("--dry-run", action="store_true", help="print the first prompt and the estimated cost; call nothing")
-    s.add_argument("--labeler", choices=["gemini", "teacher"], default="gemini",
-                   help="teacher: score pairs offline with a stronger local model instead of Gemini")
+    s.add_argument("--labeler", choices=LABELERS, default="auto",
+                   help="who labels: gemini, or teacher (offline, a stronger local model); auto: Gemini when a key "
+                        "is set, else the teacher (default: auto)")
     s.add_argument("--teacher-model", help="name or path (default: $ARXIV_RECO_TEACHER_MODEL or all-mpnet-base-v2)")
     s.add_argument("--teacher-max-seq", type=int, help="tokens the teacher reads per paper (default: its own)")
     s.set_defaults(func=cmd_label)
@@ -359,9 +358,6 @@ def add_commands(sub) -> None:
     s.add_argument("--plot", help="save agreement against cost as a PNG here")
     s.set_defaults(func=cmd_audit)
 
-    from ..training.recipe import DEFAULT, PAIR_LOSSES
-    from ..training.train import HOLDOUT
-
     s = sub.add_parser("train", help="fine-tune a sentence-transformer on the labels; before/after on unseen papers")
     s.add_argument("--labels", help="default: <work dir>/my_labeled_training_data.csv")
     s.add_argument("--out", help="default: <work dir>/finetuned-arxiv-recommender")
@@ -371,20 +367,9 @@ def add_commands(sub) -> None:
                                     "field's sample): the headline figure")
     s.add_argument("--qrels", help="external judgments: TSV query_id, doc_id, grade")
     s.add_argument("--base-model", help="default: $ARXIV_RECO_BASE_MODEL or sentence-transformers/all-MiniLM-L6-v2")
-    s.add_argument("--pair-loss", "--loss", dest="pair_loss", choices=PAIR_LOSSES,
-                   help="default: cosine for the teacher's labels, cosent for Gemini's")
-    s.add_argument("--epochs", type=float, help="passes over the labelled pairs (default: 1 when 2,000+ more papers are distilled, else 3)")
-    s.add_argument("--batch-size", type=int, help=f"default: {DEFAULT.batch_size}")
-    s.add_argument("--learning-rate", type=float, help=f"default: {DEFAULT.learning_rate:g}")
-    s.add_argument("--max-seq-length", type=int, help=f"tokens the saved model reads (default: {DEFAULT.max_seq_length})")
-    s.add_argument("--train-seq-length", type=int,
-                   help="train on fewer tokens than the model reads (default: 128 on a CPU, ~3x faster; all on a GPU)")
-    s.add_argument("--distill-papers", metavar="N|all", help="also distil the teacher over N unpaired papers of "
-                   f"--papers, or all of them but the {HOLDOUT:.0%}% kept unseen (default: {DEFAULT.distill_papers:,}; 0: the "
-                   "training papers only)")
-    s.add_argument("--freeze-layers", type=int, help=f"lower layers kept as the base has them (default: {DEFAULT.freeze_layers})")
-    s.add_argument("--interpolate", help="WiSE-FT: the tuned weights' share, or 'auto' to choose it on the validation "
-                                         "pairs (default: none)")
+    s.add_argument("--recipe", metavar="FILE", help="a recipe as a TOML file of Recipe's fields (an experiment as a "
+                                                    "file); the flags below change it further")
+    add_arguments(s, Recipe)  # every knob of the recipe, from its fields: help, default and limits in one place
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--push-to-hub", metavar="USER/NAME", help="also upload the model to the Hugging Face Hub")
     s.set_defaults(func=cmd_train)
@@ -403,10 +388,11 @@ def add_commands(sub) -> None:
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("index", help="embed a corpus with a model into a searchable index folder")
-    s.add_argument("--model", help="the fine-tuned model folder (or a hub name); default: <work dir>/finetuned-arxiv-recommender")
+    s.add_argument("--model", help="the model that encodes the papers (a folder or a hub name); default: the one the "
+                   "index records, else <work dir>/finetuned-arxiv-recommender, else the base model")
     s.add_argument("--papers", help="Kaggle JSON Lines (plain or .gz) or Parquet; default: <work dir>/papers.parquet")
     s.add_argument("--out", help="default: <work dir>/index")
-    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"papers per encoding batch (default: {BATCH_SIZE})")
     s.add_argument("--max-seq-length", type=int)
     s.add_argument("--faiss", action="store_true", help="also build an approximate FAISS index (auto above 1M papers)")
     s.add_argument("--encoder", default="auto", choices=["auto", "torch", "openvino-bf16", "openvino-f32"],

@@ -15,11 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..artifacts import recover
-from ..vectors.models import loaded_model
+from ..config import load_settings
+from ..vectors.backends import BATCH_SIZE
+from ..vectors.embed import checkpoint_for, drop_checkpoint
+from ..vectors.models import ModelRef, loaded_model, resolve_model
 from .paper_index import FAISS_AUTO_ABOVE, IndexMismatchError, PaperIndex
 
 
-def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int = 64, faiss: bool | None = None,
+def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int = BATCH_SIZE, faiss: bool | None = None,
                  rebuild: bool = False, show_progress: bool = True, model_name: str | None = None,
                  encoder: str = "auto", devices: Sequence[str] | None = None,
                  ann: str = "ivf-fp16") -> tuple[PaperIndex, int]:
@@ -38,7 +41,6 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
 
     >>> index, added = index_papers("finetuned-arxiv-recommender", papers, "index/")
     """
-    from ..vectors.embed import checkpoint_for, drop_checkpoint
 
     out = Path(out)
     ckpt = checkpoint_for(out)
@@ -58,6 +60,9 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
         if index.words is None:  # an index from before 0.3: its words and people counted now, once
             index.count_words(papers)
             counted = True
+        if index.abstracts is None:  # from before 0.4: its papers' abstracts kept now, once
+            index.keep_abstracts(papers)
+            counted = True
         added = index.add(papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt, devices=devices)
     else:
         index = PaperIndex.build(model, papers, batch_size=batch_size, show_progress=show_progress, checkpoint=ckpt,
@@ -71,3 +76,24 @@ def index_papers(model, papers: pd.DataFrame, out: str | Path, batch_size: int =
     index.save(out)
     drop_checkpoint(ckpt)
     return index, added
+
+
+def model_for_index(out: str | Path, model: str | None = None, settings=None, rebuild: bool = False) -> tuple[ModelRef, str]:
+    """Which model encodes papers into the index at ``out``, and why, in one place: ``model`` when
+    given; else the model an existing index records (its vectors must stay comparable); else the
+    fine-tuned model when one was trained; else the base model, so a reader who only wants the
+    digest needs no training.
+
+    >>> ref, why = model_for_index("index")
+    """
+
+    settings = settings or load_settings()
+    if model:
+        return resolve_model(model), "the model you named"
+    recorded = (PaperIndex.info_of(out) or {}).get("model") if not rebuild else None
+    if recorded:
+        return resolve_model(recorded), "the model the index was built with"
+    if (settings.model_dir / "modules.json").exists():
+        return resolve_model(settings.model_dir), "the fine-tuned model"
+    return resolve_model(settings.base_model), (
+        f"the base model: no fine-tuned model at {settings.model_dir} (train one, then `index --rebuild`)")

@@ -33,10 +33,13 @@ from ..papers.corpus import (
     clean_category,
     clean_id,
     paper_text,
+    valid_date,
 )
-from ..vectors.backends import torch_model
-from ..vectors.embed import encode, model_fingerprint, probe_fingerprint
-from .search import BLOCK, ann_candidates, exact_candidates
+from ..vectors.backends import BATCH_SIZE, choose_backend, fast_encoder, torch_model
+from ..vectors.embed import embedding_dim, encode, model_fingerprint, probe_fingerprint
+from ..vectors.models import loaded_model
+from .abstracts import AbstractStore
+from .search import BLOCK, ann_candidates, build_ann, exact_candidates
 from .words import WordIndex
 
 META_COLUMNS = ["id", "title", "authors", "primary_category", "categories", "update_date"]
@@ -48,10 +51,13 @@ class IndexMismatchError(ValueError):
 
 
 class PaperIndex:
-    """Embeddings + metadata of a corpus, and the searches over them."""
+    """Embeddings + metadata of a corpus, and the searches over them.
+
+    >>> index = PaperIndex.load("index/"); index.similar("2401.01234", k=10)
+    """
 
     def __init__(self, embeddings: np.ndarray, meta: pd.DataFrame, info: dict, model=None,
-                 words: WordIndex | None = None):
+                 words: WordIndex | None = None, abstracts: AbstractStore | None = None):
         if len(embeddings) != len(meta):
             raise ValueError(f"{len(embeddings)} embeddings for {len(meta)} papers")
         if words is not None and len(words) != len(meta):
@@ -60,6 +66,7 @@ class PaperIndex:
         self.meta = meta.reset_index(drop=True)
         self.info = info
         self.words = words  # the papers' words and people (index/words.py); None in an index from before 0.3
+        self.abstracts = abstracts  # the papers' abstracts (index/abstracts.py); None in an index from before 0.4
         self._model = model
         self._faiss = None
         self._rebuild_lookups()
@@ -70,7 +77,6 @@ class PaperIndex:
         self._rows_of_base: dict[str, list[int]] = {}
         for i, b in enumerate(self._base):
             self._rows_of_base.setdefault(b, []).append(i)
-        from ..papers.corpus import valid_date
 
         # an impossible date (2026-13-45) counts as missing: filters skip it, nothing fails on it
         raw = self.meta["update_date"]
@@ -125,7 +131,7 @@ class PaperIndex:
 
     # ---- building ----------------------------------------------------------------------------------
     @classmethod
-    def build(cls, model, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True,
+    def build(cls, model, papers: pd.DataFrame, batch_size: int = BATCH_SIZE, show_progress: bool = True,
               checkpoint: str | Path | None = None, model_name: str | None = None, encoder: str = "auto",
               devices: Sequence[str] | None = None) -> PaperIndex:
         """Encode title + abstract exactly as training saw them (corpus.paper_text).
@@ -134,14 +140,12 @@ class PaperIndex:
         or a loaded model (then ``model_name`` says what to record, if anything).
         ``checkpoint``: a folder where finished shards are kept, so a killed build resumes
         (``arxiv-reco index`` uses a hidden one beside the index). ``encoder``: how the model runs
-        ("auto": OpenVINO bf16 on a CPU with native bf16, see :mod:`arxiv_reco.backends`); recorded,
+        ("auto": OpenVINO bf16 on a CPU with native bf16, see :mod:`arxiv_reco.vectors.backends`); recorded,
         so added papers and queries are encoded the same way. ``devices``: several workers (all
-        GPUs of a machine, or CPU processes), see :func:`arxiv_reco.embed.encode`.
+        GPUs of a machine, or CPU processes), see :func:`arxiv_reco.vectors.embed.encode`.
 
         >>> index = PaperIndex.build("finetuned-arxiv-recommender", papers)
         """
-        from ..vectors.backends import choose_backend
-        from ..vectors.models import loaded_model
 
         model, model_name = loaded_model(model, model_name)
         papers = _check_papers(papers)
@@ -152,9 +156,9 @@ class PaperIndex:
                 "max_seq_length": getattr(model, "max_seq_length", None),
                 "text_recipe": TEXT_RECIPE,
                 "dim": int(emb.shape[1]) if emb.ndim == 2 else 0, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        return cls(emb, _meta(papers), info, model, WordIndex.build(papers))
+        return cls(emb, _meta(papers), info, model, WordIndex.build(papers), AbstractStore.build(papers))
 
-    def add(self, papers: pd.DataFrame, batch_size: int = 64, show_progress: bool = True,
+    def add(self, papers: pd.DataFrame, batch_size: int = BATCH_SIZE, show_progress: bool = True,
             checkpoint: str | Path | None = None, devices: Sequence[str] | None = None) -> int:
         """Append papers not yet in the index (old ones are not re-encoded); returns how many.
 
@@ -169,6 +173,8 @@ class PaperIndex:
         self.meta = pd.concat([self.meta, _meta(new)], ignore_index=True)
         if self.words is not None:
             self.words.add(new)
+        if self.abstracts is not None:
+            self.abstracts.add(new)
         self._rebuild_lookups()
         if self._faiss is not None:
             self._faiss.add(emb.astype(np.float32))
@@ -182,6 +188,23 @@ class PaperIndex:
         """
         abstracts = dict(zip(papers["id"].astype(str), papers["abstract"].astype(str))) if papers is not None else {}
         self.words = WordIndex.build(self.meta.assign(abstract=[abstracts.get(str(i), "") for i in self.meta["id"]]))
+
+    def keep_abstracts(self, papers: pd.DataFrame | None = None) -> None:
+        """Keep every paper's abstract in the index (one from before 0.4 has none): from ``papers``
+        where it has them, else from the abstracts of fetched papers already kept.
+
+        >>> index.keep_abstracts(read_papers("papers.parquet")); index.save("index/")
+        """
+        known = dict(zip(papers["id"].astype(str), papers["abstract"].astype(str))) if papers is not None else {}
+        ids = self.meta["id"].astype(str).tolist()
+        self.abstracts = AbstractStore.build(pd.DataFrame({"id": ids, "abstract": [known.get(i, "") for i in ids]}))
+
+    def abstract_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """{id: abstract} of the ``ids`` this index keeps abstracts of (an index from before 0.4: none).
+
+        >>> index.abstract_of(["2401.01234"])
+        """
+        return self.abstracts.get(list(ids)) if self.abstracts is not None else {}
 
     @property
     def encoder(self) -> str:
@@ -205,7 +228,6 @@ class PaperIndex:
         """Refuse a model that did not build this index (its embeddings would not compare)."""
         # the weights' digest where both sides have it (the same on any device); a probe's
         # embedding for indexes before 0.2 and for stand-ins without weights
-        from ..vectors.embed import embedding_dim
 
         dim = embedding_dim(model)
         if self.embeddings.ndim == 2 and len(self) and self.embeddings.shape[1] != dim:
@@ -247,9 +269,23 @@ class PaperIndex:
             if self.words is not None:
                 self.words.compact()
                 self.words.save(tmp / "words")  # the unchanged shards linked, not copied
+            if self.abstracts is not None:
+                self.abstracts.save(tmp / "abstracts")  # linked too
             # written last: a folder with index.json is a complete index
             (tmp / "index.json").write_text(json.dumps(dict(self.info, count=len(self)), indent=1))
+        if self.abstracts is not None:  # the shards as they now lie, in the folder that replaced the old one
+            self.abstracts = AbstractStore.load(path / "abstracts")
         return path
+
+    @staticmethod
+    def info_of(path: str | Path) -> dict | None:
+        """What a saved index records (model, max_seq_length, count, ...), or None where there is none.
+
+        >>> PaperIndex.info_of("index/")["model"]
+        """
+        path = Path(path)
+        recover(path)
+        return json.loads((path / "index.json").read_text()) if (path / "index.json").exists() else None
 
     @classmethod
     def load(cls, path: str | Path, model=None, mmap: bool = True) -> PaperIndex:
@@ -267,7 +303,7 @@ class PaperIndex:
         meta = pd.read_parquet(path / "meta.parquet")
         meta["categories"] = meta["categories"].map(lambda s: str(s).split())
         words = WordIndex.load(path / "words") if (path / "words" / "words.json").exists() else None
-        index = cls(emb, meta, info, words=words)
+        index = cls(emb, meta, info, words=words, abstracts=AbstractStore.load(path / "abstracts"))
         if model is not None:
             from ..vectors.models import load_model
 
@@ -285,12 +321,11 @@ class PaperIndex:
     def build_ann(self, kind: str = "ivf-fp16", nlist: int | None = None, nprobe: int | None = None,
                   train_size: int = 200_000, seed: int = 0):
         """An approximate FAISS index over the embeddings for fast search (kinds: ivf-fp16,
-        ivf-sq8 at half the memory, ivf-sq6 at 0.39x, ivf-pq at an eighth; see :mod:`arxiv_reco.search`). Saved
+        ivf-sq8 at half the memory, ivf-sq6 at 0.39x, ivf-pq at an eighth; see :mod:`arxiv_reco.index.search`). Saved
         with the index; filters keep using it.
 
         >>> index.build_ann("ivf-pq"); index.save("index/")
         """
-        from .search import build_ann
 
         self._faiss = build_ann(self.embeddings, kind, nlist, nprobe, train_size, seed)
         self.info["ann"] = kind
@@ -422,7 +457,6 @@ class PaperIndex:
         >>> index.embed_text("retrieval-augmented generation for question answering").shape
         (384,)
         """
-        from ..vectors.backends import fast_encoder
 
         return fast_encoder(self.model, self.encoder).encode([text], normalize_embeddings=True,
                                                              convert_to_numpy=True).astype(np.float32)[0]

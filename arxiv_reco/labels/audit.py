@@ -26,7 +26,9 @@ import numpy as np
 import pandas as pd
 
 from ..training.stats import N_BOOT, spearman_bootstrap
+from .labeling import label_config, plan_labeling
 from .prompts import ANCHORS
+from .store import LabelStore
 
 SHOWN = 10  # disagreements listed per labeller
 
@@ -44,7 +46,6 @@ def labellers_in(store, pairs: pd.DataFrame | None = None) -> dict[str, pd.DataF
     >>> labellers_in("labels.sqlite").keys()
     dict_keys(['gemini-2.5-flash', 'gemini-2.5-flash-lite', 'sentence-transformers/all-mpnet-base-v2'])
     """
-    from .store import LabelStore
 
     st = store if isinstance(store, LabelStore) else LabelStore(store)
     versions = st.versions()
@@ -220,7 +221,6 @@ def _cost(name: str, scores: pd.DataFrame, pairs: pd.DataFrame | None, planned: 
         return 0.0
     if pairs is None or not len(pairs):
         return None
-    from .labeling import label_config, plan_labeling
 
     model = name.split(" @ ")[0]
     sample = pairs.sample(min(len(pairs), 200), random_state=0)  # the estimate per pair, scaled

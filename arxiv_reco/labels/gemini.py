@@ -26,7 +26,7 @@ import contextlib
 import random
 import time
 
-from ..config import Settings, load_settings
+from ..config import GEMINI_API_URL, Settings, check_endpoint, load_settings
 from .labeling import (
     LabelConfig,
     LabelingAborted,
@@ -102,7 +102,6 @@ def make_client(settings: Settings | None = None, timeout: float = 60.0):
     from google import genai
     from google.genai import types
 
-    from ..config import GEMINI_API_URL, check_endpoint
 
     settings = settings or load_settings()
     if not settings.has_gemini_key:
@@ -264,8 +263,10 @@ async def alabel_pairs(
 ) -> LabelSummary:
     """Label every pair of ``pairs`` (DataFrame or records) that the store has no score for.
 
-    ``overrides`` set LabelConfig fields: ``await alabel_pairs(pairs, concurrency=16, rpm=900)``.
-    Raises LabelingAborted for errors no retry can fix. Safe to interrupt and re-run.
+    ``overrides`` set LabelConfig fields. Raises LabelingAborted for errors no retry can fix. Safe
+    to interrupt and re-run.
+
+    >>> summary = await alabel_pairs(pairs, "labels.sqlite", concurrency=16, rpm=900)
     """
     from tqdm.auto import tqdm
 

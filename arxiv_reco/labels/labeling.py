@@ -5,8 +5,8 @@ and the export that joins the label store with the pairs.
     print(format_plan(plan_labeling(pairs, "labels.sqlite", config)))   # the dry run: prompt, cost
     labels = export_labels("labels.sqlite", pairs, "my_labeled_training_data.csv")
 
-Who labels: :mod:`arxiv_reco.gemini` (online, async), :mod:`arxiv_reco.batch` (the Batch API,
-half price) and :mod:`arxiv_reco.teacher` (a local model, no API); all write the same store.
+Who labels: :mod:`arxiv_reco.labels.gemini` (online, async), :mod:`arxiv_reco.labels.batch` (the Batch API,
+half price) and :mod:`arxiv_reco.labels.teacher` (a local model, no API); all write the same store.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from ..artifacts import replace_file
 from ..config import Settings, load_settings
+from ..options import KEEP, but, option, validate
 from .prices import cost, price
-from .prompts import SYSTEM_INSTRUCTION, PromptSpec
+from .prompts import SYSTEM_INSTRUCTION, PromptSpec, check_pair_id
 from .store import LabelStore
 
 LABEL_COLUMNS = ["pair_id", "id_a", "id_b", "text_a", "text_b", "score", "split", "labeler", "model", "prompt_version",
@@ -34,28 +36,53 @@ class MissingKeyError(RuntimeError):
     """No Gemini API key configured."""
 
 
-@dataclass
-class LabelConfig:
-    """How to call Gemini. Defaults suit the free tier's flash models; raise rpm/tpm to your tier."""
+LABELERS = ("auto", "gemini", "teacher")  # who labels; auto: Gemini with a key, else the offline teacher
 
-    model: str | None = None  # None: the settings' (ARXIV_RECO_GEMINI_MODEL, else gemini-2.5-flash); see label_config
-    concurrency: int = 8  # requests in flight
-    rpm: float | None = None  # requests per minute the client allows itself (None: no pacing)
-    tpm: float | None = None  # tokens per minute (input + output, estimated before, corrected after)
-    timeout: float = 60.0  # seconds per request
-    max_attempts: int = 6  # per request, retries included
-    pairs_per_request: int = 1  # several pairs share the instruction tokens (up to ~20)
-    thinking_budget: int | None = 0  # 0 turns thinking off where the model allows; None: the model's default
-    backoff_base: float = 1.0  # seconds; doubles per attempt, with full jitter
-    backoff_max: float = 60.0
-    prompt: PromptSpec = field(default_factory=PromptSpec)
-    prices: Mapping[str, tuple[float, float]] | None = None
+
+def choose_labeler(labeler: str, settings: Settings) -> str:
+    """Who labels, decided in one place: "auto" means Gemini when a key is configured, else the
+    offline teacher.
+
+    >>> choose_labeler("auto", settings)
+    'teacher'
+    """
+    if labeler not in LABELERS:
+        raise ValueError(f"labeler must be {', '.join(LABELERS)}, not {labeler!r}")
+    if labeler != "auto":
+        return labeler
+    return "gemini" if settings.has_gemini_key else "teacher"
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """How to call Gemini. Defaults suit the free tier's flash models; raise rpm/tpm to your tier.
+
+    >>> LabelConfig(concurrency=16, rpm=900).concurrency
+    16
+    """
+
+    model: str | None = option(None, "the Gemini model", words="$ARXIV_RECO_GEMINI_MODEL, else gemini-2.5-flash")
+    concurrency: int = option(8, "requests in flight", minimum=1)
+    rpm: float | None = option(None, "requests per minute to stay under (your tier's quota)", minimum=1e-6,
+                               words="no client-side pacing")
+    tpm: float | None = option(None, "tokens per minute to stay under (input + output, estimated before, corrected "
+                                     "after)", minimum=1e-6, words="none")
+    timeout: float = option(60.0, "seconds per request", minimum=1e-3)
+    max_attempts: int = option(6, "tries per request, retries included", minimum=1, cli=False)
+    pairs_per_request: int = option(1, "pairs sharing one request's instruction tokens (about 20 is the sweet spot)",
+                                    minimum=1, maximum=50, metavar="N",
+                                    words="1; anchored pairs go one anchor per request")
+    thinking_budget: int | None = option(0, "0 turns thinking off where the model allows; None: the model's default",
+                                         minimum=0, cli=False)
+    backoff_base: float = option(1.0, "seconds before the first retry; doubles per attempt, with full jitter",
+                                 minimum=0, cli=False)
+    backoff_max: float = option(60.0, "the longest wait between retries", minimum=0, cli=False)
+    prompt: PromptSpec = option(PromptSpec(), "the prompt's layout and rubric", cli=False, file=False)
+    prices: Mapping[str, tuple[float, float]] | None = option(None, "USD per 1M input/output tokens by model",
+                                                              cli=False, file=False)
 
     def __post_init__(self):
-        if not 1 <= self.pairs_per_request <= 50:
-            raise ValueError("pairs_per_request must be between 1 and 50 (about 20 is the sweet spot)")
-        if self.concurrency < 1 or self.max_attempts < 1 or self.timeout <= 0:
-            raise ValueError("concurrency and max_attempts must be >= 1 and timeout > 0")
+        validate(self)
 
     @property
     def prompt_version(self) -> str:
@@ -115,7 +142,8 @@ class LabelSummary:
 def label_config(settings: Settings | None = None, config: LabelConfig | None = None, **overrides) -> LabelConfig:
     """The one resolution of a labelling run's configuration, used by the dry run, the online run
     and the batch run alike (so the price a dry run shows is the run's): ``config`` (default:
-    LabelConfig()) with ``overrides`` applied (None keeps a field; prompt fields such as
+    LabelConfig()) with ``overrides`` applied as :func:`arxiv_reco.options.but` applies them (checked;
+    ``KEEP`` keeps a field, None is a value: ``rpm=None`` is "no pacing"; prompt fields such as
     ``abstract_tokens`` or ``layout`` reach the PromptSpec), the model, when none is named, from
     ``settings`` (.env, the environment).
 
@@ -123,11 +151,10 @@ def label_config(settings: Settings | None = None, config: LabelConfig | None = 
     """
     cfg = config or LabelConfig()
     prompt_keys = {"abstract_tokens", "with_reason", "temperature", "layout"}
-    prompt_over = {k: overrides.pop(k) for k in list(overrides) if k in prompt_keys and overrides[k] is not None}
+    prompt_over = {k: overrides.pop(k) for k in list(overrides) if k in prompt_keys and overrides[k] is not KEEP}
     if prompt_over:
         overrides["prompt"] = replace(cfg.prompt, **prompt_over)
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    cfg = replace(cfg, **overrides) if overrides else cfg
+    cfg = but(cfg, **overrides)
     if not cfg.model:
         cfg = replace(cfg, model=(settings or load_settings()).gemini_model)
     return cfg
@@ -172,7 +199,6 @@ def records(pairs) -> list[dict]:
         if missing:
             raise ValueError(f"pairs lack column(s) {sorted(missing)}; expected pairs.csv from `arxiv-reco pairs`")
         pairs = pairs.to_dict("records")
-    from .prompts import check_pair_id
 
     seen, out = set(), []
     for i, p in enumerate(pairs):
@@ -227,6 +253,10 @@ def plan_labeling(pairs, store: str | LabelStore | None = None, config: LabelCon
 
 
 def format_plan(plan: dict) -> str:
+    """A labelling plan as the dry run prints it: the first prompt, the pairs to label, the cost.
+
+    >>> print(format_plan(plan_labeling(pairs, "labels.sqlite", config)))
+    """
     def usd(x):
         return "n/a" if x is None else f"${x:,.4f}"
 
@@ -255,7 +285,6 @@ def export_labels(store: str | os.PathLike | LabelStore, pairs, out: str | os.Pa
     """
     import pandas as pd
 
-    from ..artifacts import replace_file
     from ..pairs.sampling import pair_texts
 
     st = store if isinstance(store, LabelStore) else LabelStore(store)

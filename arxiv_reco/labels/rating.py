@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..artifacts import replace_file
 from ..config import RATINGS_CSV
+from ..vectors.embed import tfidf_matrix
 from .prompts import ANCHORS
 
 RATING_COLUMNS = ["pair_id", "rating", "rated_at"]
@@ -38,7 +39,6 @@ def pairs_to_rate(pairs: pd.DataFrame, n: int = 40, seed: int = 0) -> pd.DataFra
     >>> todo = pairs_to_rate(read_pairs("pairs.csv"), n=40)
     """
     from ..pairs.sampling import pair_texts
-    from ..vectors.embed import tfidf_matrix
 
     if not len(pairs):
         raise ValueError("no pairs to rate: sample some first (arxiv-reco pairs)")

@@ -61,7 +61,10 @@ CREATE TABLE IF NOT EXISTS batch_jobs (
 
 
 class LabelStore:
-    """A SQLite file of labels (its connection is the state worth a class)."""
+    """A SQLite file of labels (its connection is the state worth a class).
+
+    >>> with LabelStore("labels.sqlite") as store: print(store.counts())
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)

@@ -2,19 +2,12 @@
 
     pairs = sample_pairs(papers, n=2_000)      # anchored; "mixed", "neighbors", "category", "random"
     save_pairs(pairs, "pairs.csv"); print(pair_report(pairs, papers))
+
+One module a job; import a name from its module (what this layer offers most):
+
+    from arxiv_reco.pairs.sampling import PAIR_COLUMNS, STRATEGIES, assign_splits, pair_id, pair_report, read_pairs, sample_pairs, save_pairs
+
+The modules:
+
+- ``sampling``: Pairs worth labelling, split by paper so evaluation never sees a training paper
 """
-
-from __future__ import annotations
-
-from ..lazy import lazy_exports
-
-__getattr__, __all__ = lazy_exports(__name__, {
-    "PAIR_COLUMNS": "sampling",
-    "STRATEGIES": "sampling",
-    "assign_splits": "sampling",
-    "pair_id": "sampling",
-    "pair_report": "sampling",
-    "read_pairs": "sampling",
-    "sample_pairs": "sampling",
-    "save_pairs": "sampling",
-})

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ..artifacts import replace_file
 from ..papers.corpus import paper_text
 from ..vectors.embed import encode, tfidf_matrix, top_k_neighbors
 
@@ -345,7 +346,6 @@ def save_pairs(pairs: pd.DataFrame, path) -> None:
 
     >>> save_pairs(pairs, "pairs.csv")
     """
-    from ..artifacts import replace_file
 
     with replace_file(path) as tmp:
         pairs[PAIR_COLUMNS].to_csv(tmp, index=False)

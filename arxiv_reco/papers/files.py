@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..artifacts import replace_file
 from .corpus import PAPER_COLUMNS, SnapshotFormatError, clean, paper_text
 
 
@@ -17,7 +18,6 @@ def save_papers(papers, path: str | os.PathLike) -> Path:
 
     >>> save_papers(papers, "papers.parquet")
     """
-    from ..artifacts import replace_file
 
     path = Path(path)
     with replace_file(path) as tmp:

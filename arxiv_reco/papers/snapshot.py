@@ -6,7 +6,7 @@
 A pass never stops on a bad line: invalid JSON, invalid UTF-8, a record without
 id/title/abstract/categories, a duplicate id are skipped and counted in the :class:`LoadReport`.
 A file that is not the snapshot gets one error saying what was expected. Sampling a large file
-fast is :mod:`arxiv_reco.sampler`'s job; it reads through the helpers here.
+fast is :mod:`arxiv_reco.papers.sampler`'s job; it reads through the helpers here.
 """
 
 from __future__ import annotations

@@ -19,12 +19,17 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..artifacts import write_text
+from ..index.paper_index import PaperIndex
+from ..papers.corpus import base_id, canonical_id, valid_date
 from .digest import DEFAULT_METHOD, because_text, default_since, feed
+from .digest_options import K
 from .library import (
     Library,
     complete_library,
     load_library,
     read_reading_list,
+    reading_list_path,
     save_reading_list,
     to_bibtex,
 )
@@ -67,7 +72,6 @@ def _md(text) -> str:
 
 def _link(title: str, pid: str) -> str:
     """The title as a link to its arXiv page when ``pid`` is an arXiv id; plain text otherwise."""
-    from ..papers.corpus import canonical_id
 
     canon = canonical_id(pid)
     return f"[{_md(title)}](https://arxiv.org/abs/{canon})" if canon else _md(title)
@@ -85,7 +89,6 @@ def card_markdown(paper, abstract: str | None = None, because: str = "") -> dict
     >>> card_markdown(index.paper("2401.01234"))["title"]
     '[Attention Is All You Need](https://arxiv.org/abs/2401.01234)'
     """
-    from ..papers.corpus import valid_date
 
     pid = str(paper["id"])
     authors = str(paper.get("authors") or "")
@@ -104,7 +107,7 @@ def _n(count: int, what: str) -> str:
 
 
 def build_app(index, papers=None, library: Library | str | list | None = None, reading_list: str | Path | None = None,
-              since: str | None = None, k: int = 10, method: str = DEFAULT_METHOD, index_dir: str | Path | None = None):
+              since: str | None = None, k: int = K, method: str = DEFAULT_METHOD, index_dir: str | Path | None = None):
     """The page as a ``gradio.Blocks`` (launch it with :func:`launch`, or ``demo.launch()``).
 
     ``papers``: the corpus (DataFrame or file) for the abstracts; ``library``: liked papers to
@@ -115,7 +118,6 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
     >>> demo = build_app(index, papers=papers, reading_list="reading_list.json")
     """
     gr = _gradio()
-    from ..papers.corpus import base_id
 
     seed = library if isinstance(library, Library) else load_library(library) if library else Library()
     index_dir = Path(index_dir) if index_dir else None
@@ -256,7 +258,6 @@ def build_app(index, papers=None, library: Library | str | list | None = None, r
 
 def _export(liked: list[str], index) -> str | None:
     """The liked papers as a .bib file in a fresh temporary folder (gradio serves files from there)."""
-    from ..artifacts import write_text
 
     papers = index.papers(liked)
     if papers.empty:
@@ -289,15 +290,13 @@ def _in_notebook() -> bool:
 
 
 def serve(index_dir: str | Path, library=None, papers=None, reading_list: str | Path | None = None, port: int | None = None,
-          host: str = "127.0.0.1", since: str | None = None, k: int = 10, method: str = DEFAULT_METHOD, model=None,
+          host: str = "127.0.0.1", since: str | None = None, k: int = K, method: str = DEFAULT_METHOD, model=None,
           api=None, block: bool = True, say: Callable[[str], None] = print):
     """Open the index, fetch the library's papers it lacks, and serve the page (what
     ``arxiv-reco serve`` runs). Returns the running Blocks when ``block`` is False.
 
     >>> serve("index/", library="my.bib", port=7860)
     """
-    from ..index.paper_index import PaperIndex
-    from .library import reading_list_path
 
     index_dir = Path(index_dir)
     index = PaperIndex.load(index_dir, model)

@@ -26,9 +26,11 @@ Entries come back in the corpus schema (corpus.PAPER_COLUMNS) with canonical ver
 from __future__ import annotations
 
 import email.utils
+import errno
 import http.client
 import logging
 import re
+import socket
 import ssl
 import time
 import urllib.error
@@ -40,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .. import __version__
-from ..config import ARXIV_API_URL
+from ..config import ARXIV_API_URL, check_endpoint
 from ..papers.corpus import canonical_id, clean, paper_text, valid_date
 from .deadline import Deadline
 
@@ -59,6 +61,25 @@ NS = {"atom": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/
 
 class ArxivAPIError(RuntimeError):
     """The arXiv API refused the request or could not be reached after the retries."""
+
+
+class ArxivUnreachable(ArxivAPIError):
+    """The API's host cannot be reached at all (no such name, connection refused, no route):
+    waiting does not heal that, so it is said at once instead of after minutes of retries."""
+
+
+# failures of the network itself rather than of the server: offline, a wrong host or port
+_CANNOT_HEAL = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
+
+
+def cannot_heal(e: BaseException) -> bool:
+    """Whether a failed request is one no retry will fix (DNS, refused, unreachable).
+
+    >>> cannot_heal(socket.gaierror(-2, "Name or service not known"))
+    True
+    """
+    reason = getattr(e, "reason", e)
+    return isinstance(reason, socket.gaierror) or (isinstance(reason, OSError) and reason.errno in _CANNOT_HEAL)
 
 
 class EmptyPageError(ArxivAPIError):
@@ -210,8 +231,6 @@ class ArxivAPI:
 
     def __init__(self, url: str = ARXIV_API_URL, pace: float = PACE, timeout: float = TIMEOUT, tries: int = 5,
                  backoff: float = 15.0, max_wait: float = 300.0, empty_tries: int = 3, deadline: float = DEADLINE):
-        from ..config import check_endpoint
-
         self.url = check_endpoint(url, "the arXiv API URL")
         self.pace, self.timeout, self.tries = pace, timeout, tries
         self.backoff, self.max_wait, self.empty_tries, self.deadline = backoff, max_wait, empty_tries, deadline
@@ -270,6 +289,10 @@ class ArxivAPI:
                 self._check_deadline()  # the run's own deadline cut it short: say that, not "no answer"
                 reason = getattr(e, "reason", e)
                 why = f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+                if cannot_heal(e):
+                    host = urllib.parse.urlsplit(self.url).hostname  # never the URL: it may carry a key
+                    raise ArxivUnreachable(f"cannot reach the arXiv API at {host} ({why}): offline, or "
+                                           "ARXIV_RECO_ARXIV_API names a wrong address") from None
                 if deadline.expired:
                     why = f"no complete answer within {deadline.seconds:g} s"
                 status = retry_after = None

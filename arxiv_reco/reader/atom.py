@@ -37,6 +37,9 @@ def write_atom(path: str | Path, entries: list[dict], title: str = "arXiv digest
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "arxiv-reco daily")
     _text(feed, "generator", GENERATOR)
+    # where the feed lives (a reader subscribing to the file, or the URL a server publishes it at)
+    ET.SubElement(feed, f"{{{ATOM}}}link", {"href": path.resolve().as_uri(), "rel": "self",
+                                          "type": "application/atom+xml"})
     for e in entries:
         entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
         _text(entry, "title", e["title"])
@@ -51,8 +54,9 @@ def write_atom(path: str | Path, entries: list[dict], title: str = "arXiv digest
             _text(ET.SubElement(entry, f"{{{ATOM}}}author"), "name", name)
         for cat in e.get("categories") or []:
             ET.SubElement(entry, f"{{{ATOM}}}category", {"term": _clean(cat)})
-        summary = " ".join(x for x in (f"[{e['profile']}]", e.get("abstract", ""), because_text(e.get("because") or []))
-                           if x)
+        tldr = f"TL;DR: {e['tldr']}" if e.get("tldr") else ""
+        summary = " ".join(x for x in (f"[{e['profile']}]", tldr, e.get("abstract", ""),
+                                       because_text(e.get("because") or [])) if x)
         _text(entry, "summary", summary)
     body = ET.tostring(feed, encoding="unicode", xml_declaration=False)
     return write_text(path, "<?xml version='1.0' encoding='utf-8'?>\n" + body + "\n")

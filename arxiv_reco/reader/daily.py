@@ -18,20 +18,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from ..artifacts import Busy, exclusive
 from ..config import load_settings
+from ..dates import days_before
 from ..index.paper_index import PaperIndex
 from ..papers.corpus import abs_url, clean, clean_category, clean_id
 from .atom import check_atom_target, write_atom
+from .deadline import MAIL_TIMEOUT
 from .digest import NO_WORDS, default_since, digest
 from .digest_options import OVERLAP_DAYS, DigestOptions
-from .library import complete_library
-from .mail import TIMEOUT as MAIL_TIMEOUT
-from .mail import compose, send
+from .library import reading_list_path
+from .mail import compose, first_sentences, send
 from .memory import DigestMemory, memory_path
+from .profiles import complete_profiles, profiles_of, with_reading_list
+from .tldr import estimate, plan, read_cache, summarize, tldr_path
 from .update import abstract_lookup, update_index
 
 
@@ -48,6 +51,7 @@ class DailyReport:
     dry_run: bool = False
     window: int = 0  # new papers in the window, before ranking
     below_bar: list[str] = field(default_factory=list)  # interests with nothing above their bar
+    tldr: str = ""  # what --tldr did (written, cached, capped, cost) or would cost
 
     @property
     def quiet(self) -> bool:
@@ -69,6 +73,8 @@ class DailyReport:
                      + ", ".join(f"{n} for {p}" for p, n in per.items()))
         if self.below_bar:
             lines.append(f"nothing today above your bar for {', '.join(self.below_bar)}")
+        if self.tldr:
+            lines.append(self.tldr)
         if self.dry_run:
             lines.append("dry run: nothing sent, nothing remembered")
         else:
@@ -90,8 +96,11 @@ def run_daily(index_dir: str | Path, profiles: Sequence, options: DigestOptions 
     settings = settings or load_settings()
     o = options or DigestOptions()
     day = today or date.today().isoformat()
+    if o.page_likes:  # what the reader clicked on the page counts, with no flag
+        profiles = with_reading_list(profiles, reading_list_path(index_dir))
     if not profiles and not o.author:
-        raise ValueError("no interest to rank for: give --library, --profile, --interest or --author")
+        raise ValueError("no interest to rank for: give --library, --profile, --interest or --author (or like a "
+                         "few papers on the page: arxiv-reco serve)")
     if o.email and not o.dry_run and not settings.smtp_url:
         raise ValueError("--email needs a mail server: set ARXIV_RECO_SMTP_URL (smtp://host:587 or smtps://host:465) "
                          "in the environment or .env")
@@ -105,22 +114,37 @@ def run_daily(index_dir: str | Path, profiles: Sequence, options: DigestOptions 
                    "stops, nothing sent", e.holder) from None
 
 
+def run_lab(index_dir: str | Path, options: DigestOptions, *, model=None, api=None, settings=None,
+            today: str | None = None, say: Callable[[str], None] = print) -> dict[str, DailyReport]:
+    """A lab's morning: one index, one update (with the first reader's run), then each reader of
+    ``options.readers`` ranked, mailed and remembered on their own (``<index>.digest.NAME.json``
+    unless the reader names a state file). What this run was told (dry run, resend, since) holds for all.
+
+    >>> reports = run_lab("index", read_config("lab.toml"))
+    """
+    reports = {}
+    for i, (name, reader) in enumerate(options.readers.items()):
+        reader = reader.but(categories=options.categories if i == 0 else None, dry_run=options.dry_run,
+                            resend=options.resend, since=options.since, format=options.format,
+                            state=reader.state or str(memory_path(index_dir, name)))
+        reports[name] = run_daily(index_dir, profiles_of(reader), reader, model=model, api=api, settings=settings,
+                                  today=today, say=say)
+    return reports
+
+
 def _run(index_dir, profiles, o: DigestOptions, state: Path, day: str, model, api, settings, say) -> DailyReport:
     memory = DigestMemory(state, o.keep_days)  # a file that is not a memory is refused here, before any work
     if o.atom:
         check_atom_target(o.atom, state)
     report = DailyReport(day, o.since, dry_run=o.dry_run)
     # 1. the new listings (an API that fails after its retries raises here: nothing sent or remembered)
-    if o.categories:
-        report.updated = str(update_index(index_dir, o.categories, model=model, api=api, show_progress=False))
-        say(report.updated)
-    index = PaperIndex.load(index_dir, model)
+    index = PaperIndex.load(index_dir, model)  # one index and one model for every step (updated in place)
+    if o.categories:  # (the report says what it added, once, at the end)
+        report.updated = str(update_index(index_dir, o.categories, api=api, show_progress=False, index=index))
     if index.words is None:
         say(NO_WORDS)
     # 2. the libraries' papers the index lacks
-    for profile in profiles:
-        if profile.load().library and len(profile.library):
-            complete_library(profile.library, index, index_dir, api=api, fetch=o.fetch, say=say)
+    complete_profiles(profiles, index, index_dir, api, o.fetch, say)
     # 3. rank the window, less what went out before
     report.since = o.since or _window_start(memory, index)
     lookup = abstract_lookup(o.papers, index_dir)
@@ -129,6 +153,8 @@ def _run(index_dir, profiles, o: DigestOptions, state: Path, day: str, model, ap
     abstracts = lookup(frame["id"].tolist()) if len(frame) else {}
     report.entries = entries(index, frame, abstracts)
     report.window, report.below_bar = frame.attrs.get("window", 0), frame.attrs.get("quiet", [])
+    if o.tldr and report.entries:
+        report.tldr = _tldrs(report, o, index_dir, settings, lookup)
     if o.dry_run:
         return report
     timeout = o.timeout or MAIL_TIMEOUT
@@ -160,9 +186,28 @@ def _run(index_dir, profiles, o: DigestOptions, state: Path, day: str, model, ap
     return report
 
 
+def _tldrs(report: DailyReport, o: DigestOptions, index_dir, settings, lookup) -> str:
+    """Each entry's TL;DR (``entry["tldr"]``) when there is a key; what it did, or would cost, in one line."""
+    if not settings.has_gemini_key:
+        return "TL;DR: none today, no GEMINI_API_KEY (the digest goes without them)"
+    cache = tldr_path(index_dir)
+    whole = lookup([e["id"] for e in report.entries])
+    if o.dry_run:
+        todo, capped = plan(report.entries, read_cache(cache), o.tldr_cap)
+        usd = estimate(todo, settings.gemini_model, whole)
+        money = f"about ${usd:.4f}" if usd is not None else "cost unknown for this model"
+        return (f"TL;DR: would write {len(todo)} with {settings.gemini_model} ({money})"
+                + (f", {capped} over the cap" if capped else "") + "; none written in a dry run")
+    sentences, done = summarize(report.entries, settings, cache, o.tldr_cap, whole)
+    for e in report.entries:
+        if e["id"] in sentences:
+            e["tldr"] = sentences[e["id"]]
+    return str(done)
+
+
 def _window_start(memory: DigestMemory, index) -> str | None:
     if memory.last_run:
-        return (date.fromisoformat(memory.last_run) - timedelta(days=OVERLAP_DAYS)).isoformat()
+        return days_before(memory.last_run, OVERLAP_DAYS)
     return default_since(index)
 
 
@@ -180,7 +225,6 @@ def entries(index, frame, abstracts: dict[str, str]) -> list[dict]:
 
     >>> compose(entries(index, digest(index, profiles, options), abstracts), day, sender, to)
     """
-    from .mail import first_sentences
 
     return [_entry(index, row, first_sentences(abstracts.get(row["id"], ""))) for _, row in frame.iterrows()]
 

@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 
+MAIL_TIMEOUT = 60.0  # seconds a whole mail delivery may take (connect, TLS, login, the message)
+
 
 class Deadline:
     """Shuts a watched socket down ``seconds`` after ``__enter__`` (state: the watched sockets)."""

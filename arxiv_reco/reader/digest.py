@@ -23,12 +23,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
-from .digest_options import BAR, METHODS, DigestOptions
+from ..dates import days_before
+from .digest_options import BAR, METHODS, DigestOptions, K
 from .rank import (
     RANKER,
     Features,
@@ -49,7 +49,7 @@ NO_WORDS = ("note: this index keeps no word counts (built before 0.3): ranking b
 def default_since(index, days: int = DIGEST_DAYS) -> str | None:
     """``days`` before the index's newest paper: a digest of its last week by default."""
     newest = index.newest_date()
-    return (date.fromisoformat(newest) - timedelta(days=days)).isoformat() if newest else None
+    return days_before(newest, days) if newest else None
 
 
 def features_of(index, ranker: Ranker = RANKER) -> Features:
@@ -84,7 +84,7 @@ def interest_of(features: Features, pos: Sequence[int], neg: Sequence[int] = (),
 
 
 def feed(index, liked: Sequence[str], disliked: Sequence[str] = (), since: str | None = None,
-         until: str | None = None, k: int = 20, method: str = DEFAULT_METHOD, categories=None, bar: float = BAR,
+         until: str | None = None, k: int = K, method: str = DEFAULT_METHOD, categories=None, bar: float = BAR,
          ranker: Ranker = RANKER, abstracts=None) -> pd.DataFrame:
     """The papers of ``index`` dated ``since``..``until`` that fit the library, best first, at most
     ``k`` and only those scoring ``bar`` or more (0-100; 0 keeps the best ``k`` whatever they score);
@@ -133,6 +133,7 @@ def digest(index, profiles: Sequence, options: DigestOptions | None = None, *, u
     gone = [s for s in skip if index.contains(s)]
     keep[list(index.same_papers(index.rows(rated + gone)))] = False
     cand = np.flatnonzero(keep)
+    window = cand  # a followed author's paper comes whatever the word filters say: every one was asked for
     text = _texts(index, cand, abstracts) if (o.include or o.exclude) else None
     if o.include:
         cand = cand[[_has_any(text[r], o.include) for r in cand]]
@@ -161,7 +162,7 @@ def digest(index, profiles: Sequence, options: DigestOptions | None = None, *, u
             taken.add(r)
             picked.append({"row": r, "score": match, "profile": prof.name, "near_miss": miss,
                            "because": because(interest, r, prof.interest, abstracts)})
-    followed = {r: who for r in cand for who in o.author if _wrote(str(index.meta["authors"].iloc[r]), who)}
+    followed = {r: who for r in window for who in o.author if _wrote(str(index.meta["authors"].iloc[r]), who)}
     for entry in picked:
         entry["followed"] = followed.get(entry["row"], "")
     for r, who in followed.items():
@@ -171,7 +172,7 @@ def digest(index, profiles: Sequence, options: DigestOptions | None = None, *, u
     frame = index.frame([(e["row"], e["score"]) for e in picked])
     frame = frame.assign(profile=[e["profile"] for e in picked], because=[e["because"] for e in picked],
                          followed=[e["followed"] for e in picked], near_miss=[e["near_miss"] for e in picked])
-    frame.attrs["quiet"], frame.attrs["window"] = quiet, int(len(cand))
+    frame.attrs["quiet"], frame.attrs["window"] = quiet, int(len(window))
     return frame
 
 

@@ -11,17 +11,20 @@ A value from a file is checked before anything is fetched or sent, naming the ke
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from ..dates import FORMS, day
-from ..options import but, from_mapping, option, validate
+from ..options import but, from_mapping, option, read_toml, validate
+from .arxiv_api import PACE
+from .arxiv_api import TIMEOUT as API_TIMEOUT
+from .deadline import MAIL_TIMEOUT
 
 METHODS = ("svm", "mean")
 K = 10  # papers per interest in a digest: a ceiling, only papers above the bar are shown
 BAR = 50.0  # 0-100: halfway from a typical paper of the index to the reader's own (docs/benchmarks.md)
 KEEP_DAYS = 14  # days the Atom feed holds (and the memory keeps in full)
+TLDR_CAP = 30  # new TL;DR sentences a day at most: a day's cost is bounded whatever the window holds
 OVERLAP_DAYS = 3  # papers reach the API a day or more after their date: each window reaches back this far
 
 
@@ -40,15 +43,20 @@ class DigestOptions:
     papers: str | None = option(None, "a corpus for abstracts", words="those the index keeps", metavar="FILE")
     model: str | None = option(None, "the index's model", words="the one recorded in the index", metavar="NAME")
     max_seq_length: int | None = option(None, "tokens per paper when encoding new papers", minimum=8, metavar="N")
-    pace: float | None = option(None, "seconds between arXiv API requests", minimum=0, words="3, as arXiv asks",
+    pace: float | None = option(None, "seconds between arXiv API requests", minimum=0, words=f"{PACE:g}, as arXiv asks",
                                   metavar="S")
     timeout: float | None = option(None, "seconds one network exchange may take in all (an API request, the mail)",
-                                   minimum=0.001, words="30 for the API, 60 for the mail", metavar="S")
+                                   minimum=0.001, words=f"{API_TIMEOUT:g} for the API, {MAIL_TIMEOUT:g} for the mail", metavar="S")
     fetch: bool = option(True, "fetch library papers missing from the index from arXiv")
+    page_likes: bool = option(True, "the page's likes and dislikes (reading_list.json beside the index) shape the "
+                                    "digest: a liked paper joins the library, a disliked one is pushed away")
     # ---- what the reader likes ----
     library: tuple[str, ...] = option(
         (), "liked papers: a .bib export (Zotero, Mendeley, Google Scholar, arXiv), the page's reading_list.json, "
             "a file of arXiv ids/URLs, or comma-separated ids (repeatable)", metavar="SOURCE")
+    zotero: tuple[str, ...] = option((), "a Zotero library's papers as liked ones: your user id (zotero.org/settings/"
+                                         "keys), groups/ID, either with /collections/KEY; a private one needs "
+                                         "ZOTERO_API_KEY (repeatable)", metavar="ID")
     disliked: tuple[str, ...] = option((), "disliked papers, in the same forms (repeatable)", metavar="SOURCE")
     profile: tuple[str, ...] = option(
         (), "an interest of its own (its own ranking and section); SOURCE as --library takes it (repeatable; in a "
@@ -78,12 +86,19 @@ class DigestOptions:
     state: str | None = option(None, "what was delivered", words="<index>.digest.json beside the index",
                                metavar="FILE")
     send_empty: bool = option(False, "on a day with nothing new, send a short note instead of nothing")
+    tldr: bool = option(False, "a one-sentence Gemini TL;DR of each delivered paper (needs GEMINI_API_KEY; each "
+                               "paper summarised once, kept beside the index; --dry-run shows the cost)")
+    tldr_cap: int = option(TLDR_CAP, "new TL;DR sentences a day at most (the rest wait for tomorrow)", minimum=0,
+                           metavar="N")
     # ---- this run only (the command line's, not a file's) ----
     resend: bool = option(False, "ignore what was delivered before", file=False)
     dry_run: bool = option(False, "rank and print; send nothing, remember nothing", file=False)
     format: str = option("text", "json: the digest on stdout", choices=("text", "json"), file=False)
     profiles: dict = field(default_factory=dict, metadata={"help": "[profiles.NAME] tables", "cli": False,
                                                           "file": False})
+    # a lab's digest: one index, one update, several readers, each with its own interests, mail and memory
+    readers: dict = field(default_factory=dict, metadata={"help": "[readers.NAME] tables: name -> DigestOptions",
+                                                         "cli": False, "file": False})
 
     def __post_init__(self):
         validate(self)
@@ -95,6 +110,14 @@ class DigestOptions:
         3
         """
         return but(self, **changes)
+
+
+# what each [readers.NAME] table may set: its own interests, mail and memory (OWN_KEYS, never inherited
+# from the top of the file) and how its sections rank (inherited unless set)
+OWN_KEYS = ("library", "zotero", "disliked", "interest", "author", "include", "exclude", "email", "subject", "atom",
+            "state")
+READER_KEYS = (*OWN_KEYS, "k", "method", "bar", "near_miss", "keep_days", "send_empty", "page_likes", "tldr",
+               "tldr_cap")
 
 
 @dataclass(frozen=True)
@@ -116,24 +139,40 @@ def read_config(path: str | Path) -> DigestOptions:
 
     >>> read_config("digest.toml").categories
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-
     path = Path(path).expanduser()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"No digest config at {path}; start from `arxiv-reco daily --example-config`") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid TOML ({e})") from None
+    data = read_toml(path, "digest config (start from `arxiv-reco daily --example-config`)")
+    options = _with_profiles(from_mapping(DigestOptions, data, where=str(path), skip=("profiles", "readers")), data,
+                             str(path))
+    readers = data.get("readers", {})
+    if not isinstance(readers, dict) or not all(isinstance(t, dict) for t in readers.values()):
+        raise ValueError(f"{path}: readers must be tables, e.g. [readers.ana] with email = \"ana@example.org\"")
+    lab = {}
+    for name, table in readers.items():
+        where = f"{path} [readers.{name}]"
+        shared = sorted(set(table) - set(READER_KEYS) - {"profiles"})
+        if shared:
+            raise ValueError(f"{where}: {', '.join(shared)} belong at the top of the file: one index and one update "
+                             f"serve the whole lab (a reader sets {', '.join(READER_KEYS)} and profiles)")
+        # a reader starts from the file's shared options (k, bar, ...), not from its interests or its mail
+        # and the page (one folder, one reading list) is one person's: a reader takes its likes only when told
+        base = options.but(**{k: _default(DigestOptions, k) for k in OWN_KEYS}, profiles={}, readers={},
+                           page_likes=False)
+        lab[name] = _with_profiles(from_mapping(DigestOptions, table, where=where, base=base, skip=("profiles",)),
+                                   table, where)
+    return options.but(readers=lab)
+
+
+def _with_profiles(options: DigestOptions, data: dict, where: str) -> DigestOptions:
     tables = data.get("profiles", {})
     if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
-        raise ValueError(f"{path}: profiles must be tables, e.g. [profiles.ml] with library = [\"my.bib\"]")
-    profiles = {name: from_mapping(ProfileTable, table, where=f"{path} [profiles.{name}]")
-                for name, table in tables.items()}
-    return replace(from_mapping(DigestOptions, data, where=str(path), skip=("profiles",)), profiles=profiles)
+        raise ValueError(f"{where}: profiles must be tables, e.g. [profiles.ml] with library = [\"my.bib\"]")
+    return options.but(profiles={name: from_mapping(ProfileTable, table, where=f"{where} [profiles.{name}]")
+                                 for name, table in tables.items()})
+
+
+def _default(cls, name: str):
+    f = next(f for f in fields(cls) if f.name == name)
+    return f.default if f.default is not MISSING else f.default_factory()
 
 
 def example_config() -> str:

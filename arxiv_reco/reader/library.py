@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..artifacts import write_json
+from ..papers.corpus import canonical_id
+from .arxiv_api import ArxivAPIError
+from .zotero import zotero_items
 
 _NEW = r"(?P<new>\d{2}(?:0[1-9]|1[0-2])\.\d{4,5})(?:v\d+)?"  # YYMM.NNNN (2007-14) / YYMM.NNNNN (2015-)
 _OLD = r"(?P<old>[a-z]+(?:-[a-z]+)?)(?:\.[a-z]{2})?/(?P<oldnum>\d{2}(?:0[1-9]|1[0-2])\d{3})(?:v\d+)?"
@@ -250,11 +253,33 @@ def read_ids(items: Iterable[str], source: str = "ids") -> tuple[list[str], list
     return ids, unmatched, n, dups
 
 
+def read_zotero(source: str, name: str) -> tuple[list[str], list[Unmatched], int, int]:
+    """(ids, unmatched, entries, duplicates) of a Zotero library: each item's arXiv id where Zotero
+    keeps it (``archiveID``, the arXiv DOI, the URL, ``extra``); an item without one stays unmatched
+    with its title, for :meth:`Library.match_titles`.
+
+    >>> ids, unmatched, n, dup = read_zotero("zotero:1234567", "zotero:1234567")
+    """
+    ids: list[str] = []
+    unmatched: list[Unmatched] = []
+    items = zotero_items(source)
+    for item in items:
+        pid = id_from_fields(item["fields"])
+        if pid is None:
+            unmatched.append(Unmatched(name, item["key"], item["title"], "no arXiv id in Zotero (its title may match)"))
+        elif pid not in ids:
+            ids.append(pid)
+    return ids, unmatched, len(items), len(items) - len(unmatched) - len(ids)
+
+
 def _read_source(src, label: str) -> tuple[list[str], list[str], list[Unmatched], int, int]:
     """(liked, disliked, unmatched, read, duplicates) of one source: a .bib/.json/text file, a
     comma-separated string of ids, or a list of ids."""
     if not isinstance(src, str | Path):
         ids, um, n, d = read_ids(src, f"{label}ids")
+        return ids, [], um, n, d
+    if isinstance(src, str) and _ZOTERO.match(src):
+        ids, um, n, d = read_zotero(src.strip(), f"{label}{src.strip()}")
         return ids, [], um, n, d
     path = Path(str(src)).expanduser()
     if not path.is_file():
@@ -280,7 +305,8 @@ def _read_source(src, label: str) -> tuple[list[str], list[str], list[Unmatched]
 def load_library(liked=None, disliked=None) -> Library:
     """A library from any mix of sources for the liked papers and for the disliked ones: a BibTeX
     file, a reading_list.json saved by the page (it holds both), a text file of ids/URLs (one a
-    line), a comma-separated string of ids, or a list of ids. A paper rated twice keeps its first
+    line), a comma-separated string of ids, a list of ids, or a Zotero library
+    (``zotero:USER_ID``, ``zotero:groups/ID``, ``.../collections/KEY``: :mod:`arxiv_reco.reader.zotero`). A paper rated twice keeps its first
     rating: the liked sources are read first, in order, then the disliked ones.
 
     >>> lib = load_library(["my.bib", "reading_list.json"], disliked="2402.00001")
@@ -301,6 +327,7 @@ def load_library(liked=None, disliked=None) -> Library:
 
 
 _FILE = re.compile(r"\.(bib|json|txt)$", re.I)
+_ZOTERO = re.compile(r"\s*zotero:", re.I)  # a Zotero library (zotero.py)
 
 
 def _sources(x) -> list:
@@ -310,7 +337,8 @@ def _sources(x) -> list:
     if isinstance(x, str | Path):
         return [x]
     x = list(x)
-    if all(isinstance(s, str) and not _FILE.search(s) and not Path(s).expanduser().is_file() for s in x):
+    if all(isinstance(s, str) and not _FILE.search(s) and not _ZOTERO.match(s) and not Path(s).expanduser().is_file()
+           for s in x):
         return [x]
     return x
 
@@ -323,7 +351,7 @@ def complete_library(lib: Library, index, index_dir: str | Path | None = None, a
 
     >>> lib = complete_library(load_library("my.bib"), index, "index/")
     """
-    from .arxiv_api import ArxivAPIError
+    # update.py brings pandas; reading a library needs none
     from .update import add_papers_by_id
 
     missing = lib.missing(index)
@@ -333,7 +361,7 @@ def complete_library(lib: Library, index, index_dir: str | Path | None = None, a
             added = add_papers_by_id(index, missing, api, save_to=index_dir)
             say(f"added {len(added)} paper{'s' * (len(added) != 1)} to the index")
         except ArxivAPIError as e:
-            say(f"could not fetch them ({e}); going on without them")
+            say(f"could not fetch them ({e}); going on without them (--no-fetch skips the fetch)")
     lib.match_titles(index)
     say(lib.report())
     missing = lib.missing(index)
@@ -356,8 +384,6 @@ def read_reading_list(path: str | Path) -> dict[str, list[str]]:
 
     >>> read_reading_list("reading_list.json")["liked"]
     """
-    from ..papers.corpus import canonical_id
-
     try:
         data = _reading_list_data(read_text(Path(path)), Path(path))
     except FileNotFoundError:

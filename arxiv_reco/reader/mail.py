@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from .deadline import Deadline
+from ..config import is_loopback, parse_smtp_url
+from .deadline import MAIL_TIMEOUT, Deadline
 from .digest import because_text
 
 SENTENCES = 2  # of the abstract, in the mail
 QUIET = "nothing today above your bar"  # an interest's section when no paper reached it
-TIMEOUT = 60.0  # seconds a whole delivery may take (connect, TLS, login, the message)
 
 
 class DeliveryError(RuntimeError):
@@ -101,6 +101,8 @@ def compose(entries: list[dict], day: str, sender: str, to: str, note: str | Non
             score = f"score {e['score']:.0f}" if isinstance(e.get("score"), int | float) else ""
             meta = " · ".join(x for x in (e.get("authors", ""), e.get("date", "") or "no date", cats, score) if x)
             text += [f"* {e['title']}{followed}", f"  {e['url']}", f"  {meta}"]
+            if e.get("tldr"):
+                text.append(f"  TL;DR: {e['tldr']}")
             if e.get("abstract"):
                 text.append(f"  {e['abstract']}")
             if why:
@@ -110,6 +112,7 @@ def compose(entries: list[dict], day: str, sender: str, to: str, note: str | Non
                 "<div style=\"font-family:sans-serif;margin:0 0 1.1em 0\">"
                 f"<a href=\"{html.escape(e['url'], quote=True)}\" style=\"font-size:1.05em\">{html.escape(e['title'])}</a>"
                 f"{html.escape(followed)}<br><span style=\"color:#555;font-size:.9em\">{html.escape(meta)}</span>"
+                + (f"<br><b>TL;DR:</b> {html.escape(e['tldr'])}" if e.get("tldr") else "")
                 + (f"<br><span>{html.escape(e['abstract'])}</span>" if e.get("abstract") else "")
                 + (f"<br><i style=\"color:#555;font-size:.9em\">{html.escape(why)}</i>" if why else "")
                 + "</div>")
@@ -120,7 +123,7 @@ def compose(entries: list[dict], day: str, sender: str, to: str, note: str | Non
     return msg
 
 
-def send(message: EmailMessage, settings, timeout: float = TIMEOUT) -> None:
+def send(message: EmailMessage, settings, timeout: float = MAIL_TIMEOUT) -> None:
     """Send through ``settings.smtp_url``: implicit TLS for smtps://, STARTTLS for smtp:// (refused
     without it, except to this machine); log in when a user is set. The whole delivery has
     ``timeout`` seconds, however slowly the server talks. Every failure (refused, timeout, TLS,
@@ -128,7 +131,6 @@ def send(message: EmailMessage, settings, timeout: float = TIMEOUT) -> None:
 
     >>> send(compose(entries, day, sender, to), load_settings())
     """
-    from ..config import is_loopback, parse_smtp_url
 
     if not settings.smtp_url:
         raise DeliveryError("no mail server: set ARXIV_RECO_SMTP_URL (smtp://host:587 or smtps://host:465), and "

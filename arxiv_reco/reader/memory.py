@@ -18,10 +18,12 @@ timeout, bad password) removes the pending record: nothing is marked as delivere
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import re
+from datetime import date
 from pathlib import Path
 
 from ..artifacts import write_json
+from ..dates import days_before
 from ..papers.corpus import base_id
 from .digest_options import KEEP_DAYS
 
@@ -85,7 +87,7 @@ class DigestMemory:
 
     def recent(self, today: str | None = None) -> list[dict]:
         """The full entries of the last ``keep_days`` days, newest first (what the Atom feed shows)."""
-        cutoff = (date.fromisoformat(today or date.today().isoformat()) - timedelta(days=self.keep_days)).isoformat()
+        cutoff = days_before(today or date.today().isoformat(), self.keep_days)
         return sorted((e for e in self.entries if e.get("delivered", "") > cutoff),
                       key=lambda e: (e.get("delivered", ""), e.get("score") or 0), reverse=True)
 
@@ -134,7 +136,14 @@ def _is_day(value) -> bool:
     return isinstance(value, str)
 
 
-def memory_path(index_dir: str | Path) -> Path:
-    """Where a digest of ``index_dir`` remembers by default: ``<index>.digest.json`` beside it."""
+def memory_path(index_dir: str | Path, reader: str | None = None) -> Path:
+    """Where a digest of ``index_dir`` remembers by default: ``<index>.digest.json`` beside it, and
+    a lab's reader ``<index>.digest.NAME.json`` (each reader remembered apart).
+
+    >>> memory_path("index", "ana")
+    PosixPath('index.digest.ana.json')
+    """
     index_dir = Path(index_dir).expanduser()
-    return index_dir.with_name(f"{index_dir.name}.digest.json")
+    if reader is not None and not re.fullmatch(r"[\w.-]+", reader):
+        raise ValueError(f"a reader's name is letters, digits, '.', '-' and '_', not {reader!r} (it names a file)")
+    return index_dir.with_name(f"{index_dir.name}.digest{'.' + reader if reader else ''}.json")

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .library import Library, load_library
+from .library import Library, complete_library, load_library, read_reading_list
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Profile:
         >>> Profile("ml", ["my.bib"]).load().library.liked
         """
         if self.library is None:
-            self.library = load_library(self.sources, self.disliked) if self.sources else Library()
+            self.library = load_library(self.sources, self.disliked) if self.sources or self.disliked else Library()
         return self
 
     @property
@@ -57,7 +57,8 @@ def parse_profile(spec: str) -> Profile:
         raise ValueError(f"--profile takes NAME=SOURCE[,SOURCE...], e.g. ml=my.bib or astro=2401.01234,2312.04567; "
                          f"got {spec!r}")
     parts = [p.strip() for p in rest.split(",") if p.strip()]
-    files = [p for p in parts if Path(p).expanduser().is_file() or p.lower().endswith((".bib", ".json", ".txt"))]
+    files = [p for p in parts if Path(p).expanduser().is_file() or p.lower().endswith((".bib", ".json", ".txt"))
+             or p.lower().startswith("zotero:")]
     ids = [p for p in parts if p not in files]
     return Profile(name.strip(), files + ([",".join(ids)] if ids else []))
 
@@ -94,4 +95,43 @@ def profiles_of(options) -> list[Profile]:
 
     >>> profiles_of(read_config("digest.toml"))
     """
-    return parse_profiles(options.profile, options.library, options.disliked, options.interest, options.profiles)
+    library = tuple(options.library) + tuple(f"zotero:{z.removeprefix('zotero:')}" for z in options.zotero)
+    return parse_profiles(options.profile, library, options.disliked, options.interest, options.profiles)
+
+
+def complete_profiles(profiles: Sequence[Profile], index, index_dir: str | Path | None, api=None, fetch: bool = True,
+                      say=print) -> None:
+    """Make every profile's library fit ``index`` (its missing papers fetched and saved to
+    ``index_dir`` unless ``fetch`` is False; see :func:`complete_library`): `feed` and `daily` alike.
+
+    >>> complete_profiles(profiles, index, "index/", api)
+    """
+    for profile in profiles:
+        library = profile.load().library
+        if library is not None and len(library):
+            complete_library(library, index, index_dir, api=api, fetch=fetch, say=say)
+
+
+def with_reading_list(profiles: Sequence[Profile], path: str | Path) -> list[Profile]:
+    """The profiles with the page's likes and dislikes (its ``reading_list.json``) in them: a paper
+    liked on the page joins the "library" interest (made when there is none), a paper marked "not
+    for me" is a dislike of every interest. So a click on the page shapes the next digest, no flag.
+
+    >>> profiles = with_reading_list(profiles_of(options), reading_list_path("index"))
+    """
+    page = read_reading_list(path)
+    out = list(profiles)
+    if page["liked"]:
+        library = next((p for p in out if p.name == "library"), None)
+        if library is None:
+            library = Profile("library")
+            out.insert(0, library)
+        if str(path) not in map(str, library.sources):
+            library.sources.append(str(path))
+            library.library = None  # read again, with the page's likes
+    for profile in out:
+        new = [d for d in page["disliked"] if d not in profile.disliked]
+        if new:
+            profile.disliked.extend(new)
+            profile.library = None
+    return out

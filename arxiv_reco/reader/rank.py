@@ -23,6 +23,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from ..index.words import (
+    COLUMNS,
+    WORD_BUCKETS,
+    WordIndex,
+    fold,
+    normalize_blocks,
+    people,
+    term_columns,
+    terms,
+    weigh,
+)
 from ..options import but, option, validate
 
 
@@ -80,7 +91,6 @@ class Features:
 
     @property
     def dims(self) -> int:
-        from ..index.words import COLUMNS
 
         return (COLUMNS if self.idf is not None else 0) + (self.index.embeddings.shape[1] if self.ranker.meaning else 0)
 
@@ -94,8 +104,6 @@ class Features:
         return self._compute(rows)
 
     def _compute(self, rows: np.ndarray) -> sparse.csr_matrix:
-        from ..index.words import weigh
-
         r, blocks = self.ranker, []
         if self.idf is not None:
             blocks.append(weigh(self.words.features(rows, idf=self.idf), r.words, r.people))
@@ -109,8 +117,6 @@ class Features:
     def text_rows(self, titles: Sequence[str], vectors: np.ndarray | None) -> sparse.csr_matrix:
         """Feature rows of texts that are not papers of the index (an interest sentence): its words
         (no people), and its embedding."""
-        from ..index.words import WordIndex, normalize_blocks, weigh
-
         r, blocks = self.ranker, []
         if self.idf is not None:
             x = WordIndex.count(list(titles), [""] * len(titles), [""] * len(titles)).astype(np.float32)
@@ -275,7 +281,6 @@ def shared_words(interest: Interest, row: int, title: str, abstract: str, shown:
     >>> shared_words(interest, 17, "Graph neural networks for molecules", abstract)
     ['graph neural', 'molecules', 'message passing']
     """
-    from ..index.words import WORD_BUCKETS, term_columns, terms
 
     features = interest.features
     if features.words is None or not features.ranker.words:
@@ -306,7 +311,6 @@ def shared_people(interest: Interest, row: int) -> list[str]:
     >>> shared_people(interest, 17)
     ['Ada Lovelace']
     """
-    from ..index.words import fold, people
 
     index = interest.features.index
     mine = {p for r in interest.pos for p in people(str(index.meta["authors"].iloc[int(r)]))}

@@ -18,13 +18,16 @@ import json
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import write_json
+from ..artifacts import replace_file, write_json
+from ..dates import days_before
+from ..index.abstracts import AbstractStore
 from ..papers.corpus import PAPER_COLUMNS, CategoryFilter, base_id, iso_date
+from ..vectors.backends import BATCH_SIZE
 from .arxiv_api import PAGE_SIZE, ArxivAPI, category_query
 from .digest_options import OVERLAP_DAYS
 
@@ -80,13 +83,14 @@ def fetch_checkpoint(index_dir: str | Path) -> Path:
 
 def update_index(index_dir: str | Path, categories: str | Sequence[str], since: str | None = None,
                  until: str | None = None, model=None, api: ArxivAPI | None = None, page_size: int = PAGE_SIZE,
-                 overlap_days: int = OVERLAP_DAYS, batch_size: int = 64, show_progress: bool = True,
-                 max_results: int = MAX_RESULTS) -> UpdateReport:
+                 overlap_days: int = OVERLAP_DAYS, batch_size: int = BATCH_SIZE, show_progress: bool = True,
+                 max_results: int = MAX_RESULTS, index=None) -> UpdateReport:
     """Fetch the listings of ``categories`` submitted since ``since`` (default: the index's
     newest paper minus ``overlap_days``) up to ``until`` (default: today, GMT), and append the
     new ones to the index at ``index_dir``. A killed run, started again with the same
     categories, continues where it stopped. Fetching stops at ``max_results`` (what arXiv serves of
     one query) and at a page that brings no paper not fetched already (an API repeating itself).
+    ``index``: the index at ``index_dir`` already loaded (updated in place: the model loads once).
 
     >>> print(update_index("index/", "cs.CL,cs.IR"))
     """
@@ -95,7 +99,7 @@ def update_index(index_dir: str | Path, categories: str | Sequence[str], since: 
     from ..index.paper_index import PaperIndex
 
     index_dir = Path(index_dir)
-    index = PaperIndex.load(index_dir, model)
+    index = index if index is not None else PaperIndex.load(index_dir, model)
     api = api or ArxivAPI()
     cats = [c for c in (categories.replace(",", " ").split() if isinstance(categories, str) else categories) if c]
     ckpt = fetch_checkpoint(index_dir)
@@ -146,7 +150,8 @@ def update_index(index_dir: str | Path, categories: str | Sequence[str], since: 
         report.added = index.add(new, batch_size=batch_size, show_progress=show_progress,
                                  checkpoint=checkpoint_for(index_dir))
         report.added_ids = new["id"].tolist()
-        save_abstracts(index_dir, new)  # first: a kill after the index's save must not lose them
+        if index.abstracts is None:  # from before 0.4: the file beside it (first: a kill after the save keeps them)
+            save_abstracts(index_dir, new)
         index.save(index_dir)
         drop_checkpoint(checkpoint_for(index_dir))
     shutil.rmtree(ckpt, ignore_errors=True)
@@ -170,7 +175,8 @@ def add_papers_by_id(index, ids: Sequence[str], api: ArxivAPI | None = None, sav
     frame = pd.DataFrame(papers, columns=PAPER_COLUMNS)
     index.add(frame, show_progress=show_progress)
     if save_to is not None:
-        save_abstracts(save_to, frame)
+        if index.abstracts is None:  # an index from before 0.4 keeps no abstracts itself: the file beside it
+            save_abstracts(save_to, frame)
         index.save(save_to)
     return frame["id"].tolist()
 
@@ -184,7 +190,6 @@ def abstracts_path(index_dir: str | Path) -> Path:
 
 def save_abstracts(index_dir: str | Path, papers: pd.DataFrame) -> Path:
     """Merge the papers' abstracts into the file beside the index (replaced atomically)."""
-    from ..artifacts import replace_file
 
     path = abstracts_path(index_dir)
     new = papers[["id", "abstract"]].astype(str)
@@ -199,7 +204,7 @@ def _default_since(index, overlap_days: int) -> str:
     newest = index.newest_date()
     if newest is None:
         raise ValueError("this index has no dated papers to continue from; pass --since YYYY-MM-DD")
-    return (date.fromisoformat(newest) - timedelta(days=overlap_days)).isoformat()
+    return days_before(newest, overlap_days)
 
 
 def _resume(ckpt: Path, cats: list[str], since: str | None, until: str | None) -> dict | None:
@@ -246,7 +251,8 @@ def _frame(papers: list[dict], cats: list[str]) -> pd.DataFrame:
 
 def abstract_lookup(papers, index_dir: str | Path | None) -> Callable[[list[str]], dict[str, str]]:
     """A function ids -> {id: abstract}, from a corpus (a DataFrame or a file; Parquet is read per
-    call, so a 2.8M-paper corpus stays on disk) and the fetched papers' file beside the index.
+    call, so a 2.8M-paper corpus stays on disk), the abstracts the index keeps itself, and (an
+    index from before 0.4) the fetched papers' file beside it.
 
     >>> abstracts = abstract_lookup("papers.parquet", "index"); abstracts(["2401.01234"])
     """
@@ -269,9 +275,11 @@ def abstract_lookup(papers, index_dir: str | Path | None) -> Callable[[list[str]
         parquet.append(abstracts_path(index_dir))
 
     def lookup(ids: list[str]) -> dict[str, str]:
-        import pandas as pd
-
         out = {i: known[i] for i in ids if i in known}
+        # what the index keeps itself, read as it lies now (a daily run may have saved it since)
+        kept = AbstractStore.load(Path(index_dir) / "abstracts") if index_dir is not None else None
+        if kept is not None:
+            out.update(kept.get([i for i in ids if i not in out]))
         for path in parquet:
             todo = [i for i in ids if i not in out]
             if todo:

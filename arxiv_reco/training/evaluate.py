@@ -34,8 +34,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..vectors.embed import vectors
+from ..artifacts import save_figure, write_text
+from ..vectors.embed import embed_texts
 from .relevance import CategoryRelevance, K, per_query
+from .stats import paired_bootstrap, spearman_bootstrap
 
 N_BOOT = 10_000
 
@@ -83,12 +85,6 @@ def held_out_ids(papers: pd.DataFrame, labels: pd.DataFrame | None, seen: set[st
     return ids[~ids.isin(out)].tolist()
 
 
-def held_out_papers(papers: pd.DataFrame, labels: pd.DataFrame | None, seen: set[str] | frozenset = frozenset()
-                    ) -> pd.DataFrame:
-    """The rows of ``papers`` no model trained on (see :func:`held_out_ids`)."""
-    return papers[papers["id"].astype(str).isin(set(held_out_ids(papers, labels, seen)))].reset_index(drop=True)
-
-
 # ---- one evaluation, many models -------------------------------------------------------------------
 @dataclass
 class Evaluation:
@@ -112,7 +108,6 @@ class Evaluation:
 
         >>> ev.compare("base")
         """
-        from .stats import paired_bootstrap, spearman_bootstrap
 
         models = [m for m in (models or self.table.index) if m != reference]
         rows = []
@@ -179,7 +174,7 @@ def measure(models: Mapping[str, object], papers: pd.DataFrame | None = None, la
                     pair_labels=test["score"].to_numpy(float) if test is not None and len(test) else None)
     rows = []
     for name, model in models.items():
-        emb = vectors(model, texts, progress=progress, cache=cache) if texts else None
+        emb = embed_texts(model, texts, progress=progress, cache=cache) if texts else None
         row: dict[str, object] = {"model": name}
         if test is not None and len(test):
             cos = _rowwise_cos(emb[[row_of[t] for t in test["text_a"]]], emb[[row_of[t] for t in test["text_b"]]])
@@ -283,7 +278,10 @@ MAIN_METRICS = ("spearman", "category_ndcg@", "category_map@", "category_recall@
 
 
 def format_comparison(comparison: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """A comparison as people read it: value vs reference, difference [95% CI], verdict."""
+    """A comparison as people read it: value vs reference, difference [95% CI], verdict.
+
+    >>> print(format_comparison(ev.compare("base")).to_string(index=False))
+    """
     if comparison.empty:
         return comparison
     f = f"{{:+.{digits}f}}"
@@ -303,7 +301,6 @@ def save_report(evaluation: Evaluation | pd.DataFrame, out: str | Path, title: s
     bar chart of the main metrics as PNG beside it; both replaced atomically."""
     from matplotlib.figure import Figure  # no pyplot: no backend to pick, fine headless and inline
 
-    from ..artifacts import save_figure, write_text
 
     table = evaluation.table if isinstance(evaluation, Evaluation) else evaluation
     report = {"models": json.loads(table.reset_index().to_json(orient="records"))}

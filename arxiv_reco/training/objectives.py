@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..vectors.embed import top_k_neighbors
 from .recipe import PAIR_LOSSES
 
 RANK_MARGIN = 0.2  # a worst partner this far below the best one is its hard negative
@@ -144,7 +145,6 @@ def distill_dataset(texts: list[str], vectors: np.ndarray, passes: np.ndarray | 
     """
     from datasets import Dataset
 
-    from ..vectors.embed import top_k_neighbors
 
     vectors = np.asarray(vectors, dtype=np.float32)
     n = len(texts)

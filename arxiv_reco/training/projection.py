@@ -19,6 +19,8 @@ import logging
 
 import numpy as np
 
+from ..vectors.embed import embedding_dim, encode
+
 log = logging.getLogger("arxiv_reco")
 
 # ridge penalties tried; leave-one-out error over the training papers picks one (sklearn's RidgeCV,
@@ -73,7 +75,6 @@ def add_teacher_projection(model, texts: list[str], teacher_vectors: np.ndarray,
     import torch
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 
-    from ..vectors.embed import embedding_dim, encode
 
     dim = embedding_dim(model)
     need = MIN_PAPERS_PER_DIM * dim if min_papers is None else min_papers

@@ -13,7 +13,10 @@ docs/quality.md.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ..options import but, from_mapping, option, read_toml, validate
 
 # pair loss name -> sentence-transformers loss class
 PAIR_LOSSES = {
@@ -28,6 +31,7 @@ CPU_TRAIN_TOKENS = 128  # tokens a CPU trains on unless told: ~3x the pairs/s of
 # From this many distilled corpus papers on, the distillation carries the signal and one pass over the
 # labelled pairs is enough (and 2 CPU cores finish in 30 minutes); with fewer, the pairs get three.
 MANY_PAPERS = 2000
+HOLDOUT = 0.2  # share of the corpus's unpaired papers never distilled: they stay unseen, for evaluation
 
 
 @dataclass(frozen=True)
@@ -39,35 +43,46 @@ class Recipe:
     """
 
     # ---- what is learnt ----
-    pair_loss: str | None = None  # cosine | cosent | angle | none; None: cosine for a teacher's cosines, cosent for a rubric's
-    rank: bool | None = None  # anchors' best vs worst partner (MNRL); None: for anchored labels without a teacher
-    distill: bool | None = None  # the teacher's in-batch similarity structure; None: when there is a teacher
-    # corpus papers outside the labelled pairs distilled too ("all": every one allowed); 4,000 of the user's
-    # corpus carry the gain to new papers (+0.016 / +0.015 nDCG@10 on fresh ones against +0.010 / +0.011 for
-    # the labels' papers alone) and fit 30 minutes of 2 CPU cores (docs/quality.md, fresh corpus)
-    distill_papers: int | str = 4000
-    distill_passes: float = 1.0  # passes over those extra papers (the training pairs' papers get `epochs` passes)
-    temperature: float = 0.1  # of the distillation's softmax over in-batch cosines
-    calibration: float = 50.0  # weight of its cosine-matching term (the two pull about equally at 50)
-    group: int = 3  # papers per distillation row: one, and teacher neighbours drawn from `neighbour_ranks`
-    neighbour_ranks: tuple[tuple[int, int], ...] = ((0, 5), (5, 40))
+    pair_loss: str | None = option(None, "the loss on the labelled scores (none: the teacher distilled alone)",
+                                   choices=tuple(PAIR_LOSSES), words="cosine for a teacher's labels, cosent for Gemini's")
+    rank: bool | None = option(None, "rank each anchor's best partner above its worst (MNRL)",
+                               words="for anchored labels without a teacher")
+    distill: bool | None = option(None, "distil the teacher's in-batch similarity structure",
+                                  words="when a teacher is installed")
+    # 4,000 of the user's corpus carry the gain to new papers (+0.016 / +0.015 nDCG@10 on fresh ones against
+    # +0.010 / +0.011 for the labels' papers alone) and fit 30 minutes of 2 CPU cores (docs/quality.md)
+    distill_papers: int | str = option(4000, "also distil the teacher over N unpaired corpus papers, or 'all' of them "
+                                             f"but the {HOLDOUT:.0%} kept unseen (0: the training papers only)", metavar="N|all")
+    distill_passes: float = option(1.0, "passes over those extra papers (the training pairs' papers get `epochs`)",
+                                   minimum=0)
+    temperature: float = option(0.1, "of the distillation's softmax over in-batch cosines", minimum=1e-6)
+    calibration: float = option(50.0, "weight of the distillation's cosine-matching term (the two pull about "
+                                      "equally at 50)", minimum=0)
+    group: int = option(3, "papers per distillation row: one, and teacher neighbours from neighbour_ranks", minimum=2)
+    neighbour_ranks: tuple[tuple[int, int], ...] = option(((0, 5), (5, 40)), "the teacher-neighbour rank ranges a "
+                                                          "distillation row draws from", cli=False, file=False)
     # ---- how long and how fast ----
-    epochs: float | None = None  # passes over the labelled pairs; None: 1 when MANY_PAPERS more are distilled, else 3
-    batch_size: int = 32
-    learning_rate: float = 5e-5
-    warmup_ratio: float = 0.1
-    max_seq_length: int = 256  # tokens the saved model reads; before/after are both measured reading this many
-    train_seq_length: int | None = None  # tokens it trains on (None: 128 on a CPU, ~3x faster; max_seq_length on a GPU)
-    freeze_layers: int = 0  # lower transformer layers (and the embeddings, when > 0) kept as the base has them
+    epochs: float | None = option(None, "passes over the labelled pairs", minimum=1e-6,
+                                  words=f"1 when {MANY_PAPERS:,}+ more papers are distilled, else 3")
+    batch_size: int = option(32, "pairs per step", minimum=2)
+    learning_rate: float = option(5e-5, "the optimizer's peak learning rate", minimum=1e-12)
+    warmup_ratio: float = option(0.1, "share of the steps warming the learning rate up", minimum=0, maximum=1)
+    max_seq_length: int = option(256, "tokens the saved model reads (before/after are measured reading this many)",
+                                 minimum=8, metavar="N")
+    train_seq_length: int | None = option(None, "tokens it trains on", minimum=8, metavar="N",
+                                          words=f"{CPU_TRAIN_TOKENS} on a CPU (~3x faster, the same gain), "
+                                                "max-seq-length on a GPU")
+    freeze_layers: int = option(0, "lower transformer layers (and the embeddings, when > 0) kept as the base has them",
+                                minimum=0, metavar="N")
     # ---- after training ----
-    interpolate: float | str | None = None  # WiSE-FT: the tuned weights' share (1: none; "auto": chosen on validation pairs)
-    # the teacher projection: True fits it, None when >= 3 distilled papers per dimension; off by default: fitted
-    # on the training papers it gains on their like but not on new papers (docs/quality.md, fresh corpus)
-    project: bool | None = False
+    interpolate: float | str | None = option(None, "WiSE-FT: the tuned weights' share in [0, 1], or 'auto' to choose "
+                                                   "it on the validation pairs", words="none")
+    # off by default: fitted on the training papers it gains on their like but not on new papers (docs/quality.md)
+    project: bool | None = option(False, "fit the teacher projection after training (None: when >= 3 distilled "
+                                         "papers per dimension)")
 
     def __post_init__(self):
-        if self.pair_loss is not None and self.pair_loss not in PAIR_LOSSES:
-            raise ValueError(f"unknown pair_loss {self.pair_loss!r}; choose one of {', '.join(PAIR_LOSSES)}")
+        validate(self)  # types, choices and ranges, from the fields; what crosses fields below
         if self.train_seq_length and self.train_seq_length > self.max_seq_length:
             raise ValueError(f"train_seq_length={self.train_seq_length} is longer than the saved model reads "
                              f"(max_seq_length={self.max_seq_length}): tokens it never reads afterwards buy nothing")
@@ -81,16 +96,13 @@ class Recipe:
             raise ValueError("epochs and learning_rate must be > 0, batch_size >= 2 and group >= 2")
 
     def but(self, **changes) -> Recipe:
-        """This recipe with some fields changed; a change that is None keeps the field (what the
-        CLI and the notebooks pass for an option left unset).
+        """This recipe with some fields changed and checked; a change that is ``options.KEEP`` leaves
+        the field as it is (None is a real value of several fields: "decide from the labels").
 
-        >>> DEFAULT.but(epochs=1, batch_size=None).epochs
-        1
+        >>> DEFAULT.but(epochs=1, batch_size=KEEP).epochs
+        1.0
         """
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise TypeError(f"unknown recipe field(s) {sorted(unknown)}; a Recipe has {[f.name for f in fields(self)]}")
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return but(self, **changes)
 
     def resolve(self, teacher: bool, anchored: bool, extra_papers: int = 0, scale: str = "cosine",
                 device: str = "cuda") -> Recipe:
@@ -143,3 +155,12 @@ class Recipe:
 
 
 DEFAULT = Recipe()
+
+
+def read_recipe(path: str | Path, base: Recipe = DEFAULT) -> Recipe:
+    """A recipe from a TOML file (an experiment as a file, as nanoGPT's config/): ``base`` with the
+    file's fields, every key and value checked (an unknown key is refused with the nearest known).
+
+    >>> read_recipe("recipes/short.toml").epochs
+    """
+    return from_mapping(Recipe, read_toml(path, "recipe file"), where=str(path), base=base)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..vectors.embed import top_k_neighbors, vectors
+from ..vectors.embed import top_k_neighbors
 
 K = 10
 GRADE_PRIMARY, GRADE_SHARED = 2, 1
@@ -170,15 +170,3 @@ def per_query(emb, ids: list[str], qrels, k: int) -> pd.DataFrame:
                 precisions.append(hits / (r + 1))
         out.append((dcg / idcg if idcg else 0.0, sum(precisions) / min(n_relevant, k), hits / n_relevant))
     return pd.DataFrame(out, index=pd.Index([ids[q] for q in rows], name="query"), columns=cols)
-
-
-def retrieval_metrics(model, papers: pd.DataFrame, qrels: Mapping[str, Mapping[str, int]], k: int = K) -> dict[str, float]:
-    """nDCG@k, MAP@k and Recall@k of ranking ``papers`` for each judged query among them.
-
-    nDCG uses the grade as gain; MAP and Recall count a document with grade > 0 as relevant;
-    each is averaged over queries with a relevant document.
-    """
-    per = per_query(vectors(model, papers["text"].tolist()), papers["id"].astype(str).tolist(), qrels, k)
-    if per.empty:
-        return {f"ndcg@{k}": float("nan"), f"map@{k}": float("nan"), f"recall@{k}": float("nan"), "queries": 0}
-    return {**{c: float(per[c].mean()) for c in per.columns}, "queries": len(per)}

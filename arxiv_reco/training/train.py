@@ -8,11 +8,11 @@ never saw.
     print(result.verdict) # the same in one plain sentence
 
 The steps, top to bottom as in sentence-transformers' training examples (each a small function
-below; every knob is a field of the :class:`~arxiv_reco.recipe.Recipe`):
+below; every knob is a field of the :class:`~arxiv_reco.training.recipe.Recipe`):
 1. check the labels, before any model loads;
 2. load the base model (an installed offline copy when the Hub is out of reach);
 3. choose the papers to distil over and keep the rest unseen; measure the base model on them;
-4. the objectives (:mod:`arxiv_reco.objectives`): the pair loss on the labels, the teacher's
+4. the objectives (:mod:`arxiv_reco.training.objectives`): the pair loss on the labels, the teacher's
    similarity structure (over the training papers, and over more corpus papers when the recipe
    asks), the ranking of each anchor's partners;
 5. train: one SentenceTransformerTrainer run over every objective (bf16 where the hardware has it);
@@ -37,9 +37,13 @@ import pandas as pd
 from ..config import DEFAULT_BASE_MODEL, FINETUNED_DIR
 from ..labels.labeling import read_labels, validate_labels
 from ..labels.teacher import installed_teacher, teacher_of
+from ..pairs.sampling import assign_splits
 from ..papers.corpus import TEXT_RECIPE
-from .card import TrainResult, save_model, set_card_data, verdict
-from .recipe import DEFAULT, Recipe
+from ..vectors.embed import encode
+from .evaluate import measure, trained_ids, warn_collapse
+from .projection import add_teacher_projection
+from .recipe import DEFAULT, HOLDOUT, Recipe
+from .saved_model import TrainResult, save_model, set_card_data, verdict
 
 log = logging.getLogger("arxiv_reco")
 
@@ -48,12 +52,11 @@ MIN_PAIRS = {"train": 8, "validation": 2, "test": 2}
 NO_TEACHER = ("no teacher model here to distil (settings.teacher_model cannot be loaded: install it with "
               "`pip install 'arxiv-reco[teacher]'`, or go online once): training on the labels alone, which gained "
               "+0.001 nDCG@10 on papers no model saw, where the labels beside the teacher's structure gain "
-              "+0.0XX (docs/quality.md)")
+              "+0.016 / +0.013 on two samples (docs/quality.md)")
 
 
 class NoTeacherWarning(UserWarning):
     """Fine-tuning on labels with no teacher to distil: it will gain little on new papers."""
-HOLDOUT = 0.2  # share of the corpus's unpaired papers never distilled: they stay unseen, for evaluation
 INTERPOLATION_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # the tuned weights' share tried by interpolate="auto"
 EVALUATIONS_PER_EPOCH = 4  # points on the training curve
 
@@ -148,7 +151,6 @@ def extra_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Reci
 
     >>> len(extra_papers(papers, labels, DEFAULT))   # up to 4,000
     """
-    from ..pairs.sampling import assign_splits
 
     if papers is None:
         return pd.DataFrame(columns=["id", "text"])
@@ -188,7 +190,6 @@ def distill_papers(papers: pd.DataFrame | None, labels: pd.DataFrame, recipe: Re
 def _teacher_vectors(name: str, max_seq: int | None, texts: list[str], progress: bool) -> np.ndarray:
     """The teacher's vectors of ``texts``, from the vector cache the labelling filled (the same
     model and length), the rest encoded now and kept there."""
-    from ..vectors.embed import encode
     from ..vectors.models import load_model
 
     return encode(load_model(name, max_seq_length=max_seq), texts, progress=progress, desc="teacher", cache=True)
@@ -287,8 +288,6 @@ def _choose_interpolation(model, base_state: dict, recipe: Recipe, val: pd.DataF
         return float(recipe.interpolate), {}
     from scipy.stats import spearmanr
 
-    from ..vectors.embed import encode
-
     tuned = {k: v.detach().clone() for k, v in model.state_dict().items()}
     texts = list(dict.fromkeys(val["text_a"].tolist() + val["text_b"].tolist()))
     row = {t: i for i, t in enumerate(texts)}
@@ -311,7 +310,7 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
              seed: int = 0, progress: bool = True, push_to_hub: str | None = None, evaluate: bool = True,
              **changes) -> TrainResult:
     """Fine-tune ``base_model`` on labelled pairs by ``recipe`` (``changes``: fields of it, e.g.
-    ``epochs=1``; None keeps the recipe's); measure before and after on papers no model trained on.
+    ``epochs=1``, as :meth:`Recipe.but` takes them); measure before and after on papers no model trained on.
 
     ``papers``: the corpus the pairs were sampled from: its held-out papers are one evaluation,
     and the recipe may distil over its unpaired papers. ``corpus``: other papers to evaluate on
@@ -322,9 +321,7 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
 
     >>> result = finetune("my_labeled_training_data.csv", papers=papers)
     """
-    from .evaluate import measure, warn_collapse
     from .objectives import anchored, build_objectives
-    from .projection import add_teacher_projection
 
     t0 = time.perf_counter()
     recipe = recipe.but(**changes)
@@ -397,7 +394,6 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
               "teacher": list(taught or []) or teacher, "distilled_papers": len(distilled), "projection": projection,
               "interpolation": {"weight": weight, "validation_spearman": tried}, "seed": seed,
               "train_pairs": len(train_df), "device": device, "train_seconds": round(train_seconds, 1)}
-    from .evaluate import trained_ids
 
     seen = sorted(trained_ids(df, papers) | set(distilled))
     result.curve_png = save_model(model, output_dir, result, record, len(train_df), seen)

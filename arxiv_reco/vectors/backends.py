@@ -28,6 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifacts import replace_dir
+from ..config import CACHE_DIR
+
+BATCH_SIZE = 64  # texts per forward pass, wherever papers are encoded (index, update, teacher, evaluation)
+
 log = logging.getLogger("arxiv_reco")
 
 BACKENDS = ("auto", "torch", "openvino-bf16", "openvino-f32")
@@ -161,7 +166,7 @@ class OpenVINOEncoder:
     def get_embedding_dimension(self) -> int:
         return int(self._compiled.outputs[0].get_partial_shape()[-1].get_length())
 
-    def encode(self, texts, batch_size: int = 64, normalize_embeddings: bool = True, convert_to_numpy: bool = True,
+    def encode(self, texts, batch_size: int = BATCH_SIZE, normalize_embeddings: bool = True, convert_to_numpy: bool = True,
                show_progress_bar: bool = False, **_) -> np.ndarray:
         """The same contract as SentenceTransformer.encode (numpy rows in input order)."""
         single = isinstance(texts, str)
@@ -201,7 +206,6 @@ def _converted(model):
     import openvino as ov
     import torch
 
-    from ..config import CACHE_DIR
 
     feats = _features(model, ["a probe sentence", "a second, somewhat longer probe sentence for shapes"])
     names = [k for k, v in feats.items() if isinstance(v, torch.Tensor)]
@@ -240,7 +244,6 @@ def _converted(model):
         model.train(was_training)
     for port, name in zip(converted.inputs, names):
         port.get_tensor().set_names({name})
-    from ..artifacts import replace_dir
 
     try:
         with replace_dir(folder) as tmp:

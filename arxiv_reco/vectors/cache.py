@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import replace_file
+from ..config import CACHE_DIR
+from .backends import torch_model, weights_digest
 
 
 def text_key(text: str) -> str:
@@ -48,8 +50,6 @@ class VectorCache:
     @classmethod
     def for_model(cls, model, backend: str) -> VectorCache:
         """The cache of ``model``'s vectors as ``backend`` computes them."""
-        from ..config import CACHE_DIR
-        from .backends import torch_model, weights_digest
 
         return cls(CACHE_DIR / "vectors" / f"{weights_digest(torch_model(model))}-{backend}")
 

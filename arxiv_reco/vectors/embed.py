@@ -2,7 +2,7 @@
 
     emb = encode(model, papers["text"].tolist())                       # normalised float32
     emb = encode(model, texts, checkpoint=".index.encoding")           # resumable, in shards
-    vectors("tfidf", texts)                # TF-IDF as arxiv-sanity computes it, sparse rows
+    embed_texts("tfidf", texts)                # TF-IDF as arxiv-sanity computes it, sparse rows
     top_k_neighbors(emb, k=10)             # each row's nearest rows, itself excluded
 
 Texts are encoded in fixed chunks (the model sorts each chunk by length, so padding stays low)
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import replace_file, write_json
+from .backends import BATCH_SIZE, backend_of, fast_encoder, torch_model, weights_digest
+from .cache import VectorCache
 
 NEIGHBORS_K = 10
-BATCH_SIZE = 64
 CHUNK = 1024  # texts per encode call: one progress step, sorted by length inside
 SHARD_SIZE = 8192  # texts per checkpoint file: at most this much work is lost to a kill
 _PROBE = "A probe sentence that fingerprints an embedding model: graph neural networks for molecules."
@@ -34,7 +35,6 @@ _PROBE = "A probe sentence that fingerprints an embedding model: graph neural ne
 def model_fingerprint(model) -> str:
     """The model's weights, fingerprinted: differs when the weights differ, the same on any device
     and whatever backend runs it. A stand-in without weights is fingerprinted by its answer to a probe."""
-    from .backends import torch_model, weights_digest
 
     base = torch_model(model)
     if hasattr(base, "parameters"):
@@ -85,14 +85,14 @@ def encode(
 ) -> np.ndarray:
     """L2-normalised embeddings of ``texts`` (rows in order), as ``dtype``.
 
-    ``backend``: how the model runs (:mod:`arxiv_reco.backends`): "auto" is OpenVINO in bf16 on a
+    ``backend``: how the model runs (:mod:`arxiv_reco.vectors.backends`): "auto" is OpenVINO in bf16 on a
     CPU with native bf16 (about twice as fast, cosine to fp32 >= 0.9999), else the model as it is.
 
     ``devices``: several workers, e.g. ["cuda:0", "cuda:1"] (every GPU of a machine) or
     ["cpu", "cpu"]: sentence-transformers' multi-process pool shares each chunk among them (the
     model's torch backend; the rows come back in order, equal to one process).
 
-    ``cache``: keep the vectors per model (:mod:`arxiv_reco.vector_cache`) and encode only texts
+    ``cache``: keep the vectors per model (:mod:`arxiv_reco.vectors.cache`) and encode only texts
     it has not seen (the teacher's vectors from labelling serve fine-tuning this way).
 
     ``checkpoint``: a folder for finished shards; a later call with the same model and texts
@@ -101,7 +101,6 @@ def encode(
 
     >>> emb = encode(model, papers["text"].tolist())
     """
-    from .backends import backend_of, fast_encoder
 
     texts = list(texts)
     n = len(texts)
@@ -151,8 +150,6 @@ def encode(
 
 
 def _cached(encoder, texts: list[str], batch_size: int, progress: bool, dtype, desc: str, backend: str) -> np.ndarray:
-    from .cache import VectorCache
-
     store = VectorCache.for_model(encoder, backend)
     found, held = store.get(texts)
     missing = list(dict.fromkeys(t for t, f in zip(texts, found) if not f))
@@ -257,13 +254,13 @@ def top_k_neighbors(matrix, k: int = NEIGHBORS_K, rows=None, block: int = 2048) 
     return out
 
 
-def vectors(model, texts: Sequence[str], batch_size: int = BATCH_SIZE, backend: str = "auto",
+def embed_texts(model, texts: Sequence[str], batch_size: int = BATCH_SIZE, backend: str = "auto",
             progress: bool = False, cache: bool = False) -> np.ndarray:
     """L2-normalised vectors of ``texts``: a SentenceTransformer's embeddings, or TF-IDF's sparse
     rows when ``model`` is "tfidf" (the two scorers evaluation compares side by side). ``cache``:
-    keep and reuse the model's vectors (:mod:`arxiv_reco.vector_cache`).
+    keep and reuse the model's vectors (:mod:`arxiv_reco.vectors.cache`).
 
-    >>> vectors("tfidf", papers["text"].tolist())
+    >>> embed_texts("tfidf", papers["text"].tolist())
     """
     if isinstance(model, str) and model == "tfidf":
         return tfidf_matrix(texts)

@@ -7,7 +7,7 @@ A folder loads from disk. A hub name goes through huggingface_hub itself: ``HF_H
 ``HF_ENDPOINT`` (a mirror), proxies (``HTTPS_PROXY``) and the token are honoured, and one cheap
 API call tells whether the hub answers. When it does not, a model already in the local
 Hugging Face cache loads from there; only a model in no cache falls back to an installed copy
-(:mod:`arxiv_reco.offline`), and the source says so.
+(:mod:`arxiv_reco.vectors.offline`), and the source says so.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..artifacts import recover
 from ..config import hf_offline
+from .offline import install_hint, installed_copy
 
 log = logging.getLogger("arxiv_reco")
 
@@ -79,7 +80,6 @@ def resolve_model(name: str | Path | ModelRef) -> ModelRef:
         return ModelRef(name, name, f"Hugging Face Hub ({name})")
     if _cached(name):
         return ModelRef(name, name, f"Hugging Face cache ({why})", local_files_only=True)
-    from .offline import install_hint, installed_copy
 
     copy = installed_copy(name)
     if copy is not None:
@@ -96,13 +96,19 @@ def load_model(name: str | Path | ModelRef, device: str | None = None, max_seq_l
     >>> model = load_model("sentence-transformers/all-MiniLM-L6-v2")
     """
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
     ref = resolve_model(name)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # transformers' sub-second "Loading weights" bar: noise in every cron log
     try:
         model = SentenceTransformer(ref.target, device=device, local_files_only=ref.local_files_only)
     except OSError as e:
         raise OSError(f"Could not load model {ref.name!r} from {ref.source}: {e}. Check the name (e.g. "
                       "'sentence-transformers/all-MiniLM-L6-v2') or pass the folder of a saved model.") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     if max_seq_length:
         model.max_seq_length = max_seq_length
     log.info("loaded %s from %s", ref.name, ref.source)

