@@ -38,7 +38,8 @@ test-fast: venv
 	ARXIV_RECO_FAST_TESTS=1 $(PY) -P -m pytest -q -p no:cacheprovider
 
 # The lowest declared versions of the direct dependencies (requirements.txt's ">=" read as "=="),
-# with the fast tests: CI proves the floors are true. torch stays the machine's build.
+# with the fast loop (every test that needs no real model, strace, browser or notebook) and a real
+# model loaded and encoding: CI proves the floors are true. torch stays the machine's build.
 test-min:
 	rm -rf $(MIN_VENV) && $(PYTHON) -m venv $(MIN_VENV)
 	$(MIN_VENV)/bin/python scripts/install_torch.py
@@ -48,7 +49,9 @@ test-min:
 	sed -E 's/\[[a-z,]+\]//' $(MIN_VENV)/floors.txt > $(MIN_VENV)/constraints.txt  # constraints take no extras
 	$(MIN_VENV)/bin/python -m pip install -q -r requirements-dev.txt -c $(MIN_VENV)/constraints.txt
 	$(MIN_VENV)/bin/python -m pip check
-	$(MIN_VENV)/bin/python -P -m pytest -q -m "not slow" -p no:cacheprovider
+	ARXIV_RECO_FAST_TESTS=1 $(MIN_VENV)/bin/python -P -m pytest -q -m "not slow" -p no:cacheprovider
+	$(MIN_VENV)/bin/python -P -c "from arxiv_reco import load_model; \
+	  assert load_model('sentence-transformers/all-MiniLM-L6-v2').encode(['a paper']).shape == (1, 384)"
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -117,7 +117,9 @@ def test_missing_library_papers_are_fetched_and_added(tmp_path):
     assert added == papers["id"].iloc[30:35].tolist() and lib.missing(index) == ["2412.99999"]
     assert "id_list" in fake.log[0]["params"] and len(fake.log) == 1  # one request for all of them
     assert len(PaperIndex.load(tmp_path / "ix")) == 35
-    assert set(pd.read_parquet(abstracts_path(tmp_path / "ix"))["id"]) == set(added)
+    # the fetched papers' abstracts are kept by the index itself, nothing beside it
+    kept = PaperIndex.load(tmp_path / "ix").abstract_of(added)
+    assert set(kept) == set(added) and all(kept.values()) and not abstracts_path(tmp_path / "ix").exists()
     # a published version's entry without an arXiv id, matched by its exact title
     title = papers["title"].iloc[3]
     lib = load_library(REAL_SHAPES)

@@ -20,7 +20,7 @@ from arxiv_reco.pairs.sampling import sample_pairs
 from arxiv_reco.papers.snapshot import load_papers
 from arxiv_reco.training.evaluate import measure, trained_ids
 from arxiv_reco.training.recipe import DEFAULT, HOLDOUT, MANY_PAPERS, Recipe
-from arxiv_reco.training.train import distill_papers, finetune
+from arxiv_reco.training.train import distill_papers, extra_papers, finetune
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -89,11 +89,14 @@ def test_distillation_never_reads_validation_test_or_held_out_papers(corpus, lab
     extra = set(ids) - train
     assert extra <= unpaired and abs(len(extra) / len(unpaired) - (1 - HOLDOUT)) < 0.06  # a fifth kept unseen
     assert set(passes[[i in train for i in ids]]) == {2.0} and set(passes[[i in extra for i in ids]]) == {1.0}
-    capped = distill_papers(papers, labels, DEFAULT.but(distill_papers=50))[1]
+    resolved = DEFAULT.but(epochs=1)  # distill_papers reads a recipe whose epochs are decided
+    capped = distill_papers(papers, labels, resolved.but(distill_papers=50))[1]
     assert len(set(capped) - train) == 50
     # the default distils up to 4,000 more: every allowed paper of a corpus this small
-    assert len(papers) < DEFAULT.distill_papers and set(distill_papers(papers, labels, DEFAULT)[1]) == set(ids)
-    assert set(distill_papers(papers, labels, DEFAULT.but(distill_papers=0))[1]) == train  # 0: the training papers only
+    assert len(papers) < DEFAULT.distill_papers and set(distill_papers(papers, labels, resolved)[1]) == set(ids)
+    assert set(distill_papers(papers, labels, resolved.but(distill_papers=0))[1]) == train  # 0: the training papers only
+    with pytest.raises(ValueError, match="takes a resolved recipe"):
+        distill_papers(papers, labels, DEFAULT)
 
 
 @pytest.mark.slow
@@ -156,7 +159,8 @@ def test_one_pass_over_the_pairs_when_thousands_of_papers_are_distilled_three_ot
     assert DEFAULT.but(epochs=2).resolve(teacher=True, anchored=True, extra_papers=MANY_PAPERS).epochs == 2
     # the training papers' passes follow the same decision: a corpus this small gets three
     papers = pd.concat([sample, fresh], ignore_index=True)
-    ids, passes = distill_papers(papers, labels, DEFAULT)[1:]
+    extra = len(extra_papers(papers, labels, DEFAULT))
+    ids, passes = distill_papers(papers, labels, DEFAULT.resolve(teacher=True, anchored=True, extra_papers=extra))[1:]
     train = set(labels.loc[labels["split"] == "train", ["id_a", "id_b"]].stack())
     assert set(passes[[i in train for i in ids]]) == {3.0}
     assert "1 epoch distilling 2,000+ more papers, else 3" in DEFAULT.describe()

@@ -330,13 +330,14 @@ def finetune(labels: pd.DataFrame | str | Path, papers: pd.DataFrame | None = No
     df = check_labels(labels)
     train_df, val_df, _ = _splits(df)
     taught = teacher_of(df)
-    if teacher is None and not taught and recipe.distill is not False:
+    refused = recipe.distill is False  # the recipe says: no teacher, whatever is installed
+    if teacher is None and not taught and not refused:
         teacher = installed_teacher()  # Gemini's labels: the teacher's structure is where the gain comes from
     device, precision = device_and_precision()
     recipe = recipe.resolve(teacher=bool(teacher or taught), anchored=anchored(train_df),
                             extra_papers=len(extra_papers(papers, df, recipe, seed)),
                             scale="cosine" if taught else "rubric", device=device)
-    if not recipe.distill and not taught:
+    if not recipe.distill and not taught and not refused:
         warnings.warn(NoTeacherWarning(NO_TEACHER), stacklevel=2)
     log.info("pairs: %d train, %d validation; recipe: %s", len(train_df), len(val_df), recipe.describe())
 
