@@ -19,7 +19,9 @@ from pathlib import Path
 from ..artifacts import write_json
 from ..config import Settings
 from ..labels.gemini import make_client
+from ..labels.labeling import LabelConfig
 from ..labels.prices import cost
+from ..labels.request import thinking_budget
 from ..papers.corpus import base_id, clean
 from .digest_options import TLDR_CAP as CAP
 
@@ -94,11 +96,11 @@ def summarize(entries: list[dict], settings: Settings, cache: str | Path, cap: i
     todo, capped = plan(entries, kept, cap)
     report = TldrReport(cached=len(entries) - len(todo) - capped, capped=capped)
     client = client or make_client(settings)
+    budget = thinking_budget(LabelConfig(model=settings.gemini_model))  # thinking off where the model allows
     config = types.GenerateContentConfig(temperature=0.0, response_mime_type="application/json",
                                          response_json_schema=SCHEMA,
-                                         thinking_config=types.ThinkingConfig(thinking_budget=0)
-                                         if "2.5" in settings.gemini_model and "pro" not in settings.gemini_model
-                                         else None)
+                                         thinking_config=None if budget is None else types.ThinkingConfig(
+                                             thinking_budget=budget))
     spent_in = spent_out = 0
     for e in todo:
         abstract = (abstracts or {}).get(e["id"]) or e.get("abstract", "")
