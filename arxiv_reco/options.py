@@ -278,6 +278,15 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def default_of(cls, name: str):
+    """The default of field ``name`` of ``cls`` (a factory's value made anew).
+
+    >>> default_of(DigestOptions, "k")
+    10
+    """
+    return _default(next(f for f in fields(cls) if f.name == name))
+
+
 def _default(f: Field):
     if f.default is not MISSING:
         return f.default

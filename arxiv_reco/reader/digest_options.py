@@ -11,11 +11,11 @@ A value from a file is checked before anything is fetched or sent, naming the ke
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..dates import FORMS, day
-from ..options import but, from_mapping, option, read_toml, validate
+from ..options import but, default_of, from_mapping, option, read_toml, validate
 from .arxiv_api import PACE
 from .arxiv_api import TIMEOUT as API_TIMEOUT
 from .deadline import MAIL_TIMEOUT
@@ -155,7 +155,7 @@ def read_config(path: str | Path) -> DigestOptions:
                              f"serve the whole lab (a reader sets {', '.join(READER_KEYS)} and profiles)")
         # a reader starts from the file's shared options (k, bar, ...), not from its interests or its mail
         # and the page (one folder, one reading list) is one person's: a reader takes its likes only when told
-        base = options.but(**{k: _default(DigestOptions, k) for k in OWN_KEYS}, profiles={}, readers={},
+        base = options.but(**{k: default_of(DigestOptions, k) for k in OWN_KEYS}, profiles={}, readers={},
                            page_likes=False)
         lab[name] = _with_profiles(from_mapping(DigestOptions, table, where=where, base=base, skip=("profiles",)),
                                    table, where)
@@ -169,10 +169,6 @@ def _with_profiles(options: DigestOptions, data: dict, where: str) -> DigestOpti
     return options.but(profiles={name: from_mapping(ProfileTable, table, where=f"{where} [profiles.{name}]")
                                  for name, table in tables.items()})
 
-
-def _default(cls, name: str):
-    f = next(f for f in fields(cls) if f.name == name)
-    return f.default if f.default is not MISSING else f.default_factory()
 
 
 def example_config() -> str:
